@@ -1,0 +1,155 @@
+//! `pam_twofold.so`: the thin layer between libpam and twofold's core.
+//!
+//! Everything that decides lives in `twofold_core::auth`; this crate reads PAM items, runs the
+//! conversation, reads the clock, and writes the decision to the auth log. pam-bindings'
+//! `pam_hooks!` generates the `extern "C"` entry points and catches panics (answering
+//! PAM_ABORT); we catch them first too, so a bug is logged and answered with PAM_AUTH_ERR.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO};
+use pam::conv::Conv;
+use pam::items::{RHost, Service};
+use pam::module::{PamHandle, PamHooks};
+use std::ffi::CStr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{SystemTime, UNIX_EPOCH};
+use twofold_core::auth::{self, Answer, Conversation, Level, Outcome, Request};
+use twofold_core::config::{self, Config};
+use zeroize::Zeroizing;
+
+mod log;
+
+struct Twofold;
+pam::pam_hooks!(Twofold);
+
+impl PamHooks for Twofold {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args, flags))) {
+            Ok(code) => code,
+            Err(_) => {
+                log::write(Level::Error, "result=deny reason=\"internal error (panic caught); please report this bug\"");
+                PamResultCode::PAM_AUTH_ERR
+            }
+        }
+    }
+
+    fn sm_setcred(_pamh: &mut PamHandle, _args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        PamResultCode::PAM_SUCCESS
+    }
+}
+
+/// Module arguments: `config=PATH`. Anything else is a configuration error.
+fn parse_args(args: &[&CStr]) -> Result<String, String> {
+    let mut path = config::DEFAULT_PATH.to_string();
+    for arg in args {
+        let arg = arg.to_str().map_err(|_| "a module argument is not UTF-8".to_string())?;
+        match arg.split_once('=') {
+            Some(("config", p)) if p.starts_with('/') => path = p.to_string(),
+            _ => return Err(format!("unknown module argument `{}`; the only one is config=/path", arg.escape_default())),
+        }
+    }
+    Ok(path)
+}
+
+struct PamConversation<'a> {
+    conv: Conv<'a>,
+    silent: bool,
+}
+
+impl Conversation for PamConversation<'_> {
+    fn prompt_hidden(&mut self, prompt: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+        match self.conv.send(PAM_PROMPT_ECHO_OFF, prompt) {
+            // SecretBytes wipes its buffer on drop; our copy is wiped by Zeroizing.
+            Ok(Some(answer)) => Ok(Zeroizing::new(answer.as_bytes().to_vec())),
+            Ok(None) => Err("no answer".into()),
+            Err(code) => Err(format!("PAM conversation error {code:?}")),
+        }
+    }
+
+    fn info(&mut self, text: &str) {
+        if !self.silent {
+            let _ = self.conv.send(PAM_TEXT_INFO, text);
+        }
+    }
+}
+
+fn item_text(value: Option<&CStr>) -> Option<String> {
+    value.map(|v| v.to_string_lossy().into_owned()).filter(|v| !v.is_empty())
+}
+
+fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
+    let service = item_text(pamh.get_item::<Service>().ok().flatten().map(|s| s.0)).unwrap_or_else(|| "?".into());
+    let rhost = item_text(pamh.get_item::<RHost>().ok().flatten().map(|s| s.0));
+    let context = |user: &str| {
+        format!(
+            "service={} user={} rhost={}",
+            log::quote(&service),
+            log::quote(user),
+            log::quote(rhost.as_deref().unwrap_or("-"))
+        )
+    };
+
+    let config = match parse_args(args).and_then(|path| Config::load(&path).map_err(|e| e.to_string())) {
+        Ok(c) => c,
+        Err(e) => {
+            log::write(Level::Error, &format!("{} result=deny reason={}", context("?"), log::quote(&e)));
+            return PamResultCode::PAM_SERVICE_ERR;
+        }
+    };
+    let user = match pamh.get_user(None) {
+        Ok(u) => u,
+        Err(code) => {
+            log::write(Level::Error, &format!("{} result=deny reason=\"cannot get the user name ({code:?})\"", context("?")));
+            return PamResultCode::PAM_AUTH_ERR;
+        }
+    };
+    let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs(),
+        Err(_) => {
+            log::write(Level::Error, &format!("{} result=deny reason=\"system clock is before 1970\"", context(&user)));
+            return PamResultCode::PAM_AUTH_ERR;
+        }
+    };
+    let conv = match pamh.get_item::<Conv>() {
+        Ok(Some(conv)) => conv,
+        _ => {
+            log::write(Level::Error, &format!("{} result=deny reason=\"application gave no PAM conversation\"", context(&user)));
+            return PamResultCode::PAM_CONV_ERR;
+        }
+    };
+    let mut conversation = PamConversation { conv, silent: flags & PAM_SILENT != 0 };
+    let request = Request { user: &user, service: &service, rhost: rhost.as_deref(), now };
+    let outcome = auth::authenticate(&config, &request, &mut conversation);
+    report(&context(&user), &outcome);
+    match outcome.answer {
+        Answer::Success => PamResultCode::PAM_SUCCESS,
+        Answer::Ignore => PamResultCode::PAM_IGNORE,
+        Answer::Deny => PamResultCode::PAM_AUTH_ERR,
+    }
+}
+
+fn report(context: &str, outcome: &Outcome) {
+    let result = match outcome.answer {
+        Answer::Success => "success",
+        Answer::Ignore => "ignore",
+        Answer::Deny => "deny",
+    };
+    log::write(
+        outcome.level,
+        &format!("{context} method={} result={result} reason={}", outcome.method, log::quote(&outcome.reason)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_config_argument_is_accepted() {
+        let good = c"config=/etc/x.toml";
+        assert_eq!(parse_args(&[good]).unwrap(), "/etc/x.toml");
+        assert_eq!(parse_args(&[]).unwrap(), config::DEFAULT_PATH);
+        assert!(parse_args(&[c"nullok"]).is_err());
+        assert!(parse_args(&[c"config=relative"]).is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! The login flow behind `pam_sm_authenticate`, written against a conversation trait so that
+//! tests drive it without libpam. It returns an answer and one log line; it never panics on
+//! bad input and every path that is not a verified code ends in a denial.
+
+use crate::account::{Account, AccountError};
+use crate::codes::{classify, Attempt};
+use crate::config::Config;
+use crate::store::{ErrorKind, Location, SecretStore};
+use crate::verify::{decide, Origin};
+use crate::UnixTime;
+use zeroize::Zeroizing;
+
+/// The PAM module's side of the conversation with the person.
+pub trait Conversation {
+    /// Asks without echo; the answer is wiped when dropped.
+    fn prompt_hidden(&mut self, prompt: &str) -> Result<Zeroizing<Vec<u8>>, String>;
+    /// Tells the person something (a notice, never a secret).
+    fn info(&mut self, text: &str);
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub user: &'a str,
+    pub service: &'a str,
+    pub rhost: Option<&'a str>,
+    pub now: UnixTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// PAM_SUCCESS
+    Success,
+    /// PAM_IGNORE: break-glass accounts; the rest of the stack decides.
+    Ignore,
+    /// PAM_AUTH_ERR
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub answer: Answer,
+    /// totp, recovery, pass, exempt, unenrolled or none.
+    pub method: &'static str,
+    /// For the auth log. Never a code, a secret or a hash.
+    pub reason: String,
+    pub level: Level,
+}
+
+impl Outcome {
+    fn deny(method: &'static str, reason: impl Into<String>, level: Level) -> Outcome {
+        Outcome { answer: Answer::Deny, method, reason: reason.into(), level }
+    }
+}
+
+enum Enrollment {
+    Enrolled,
+    NotEnrolled,
+    Broken(String),
+}
+
+fn peek(loc: &Location) -> Enrollment {
+    match SecretStore::open(loc) {
+        Ok(None) => Enrollment::NotEnrolled,
+        Ok(Some(store)) => match store.read() {
+            Ok(Some(_)) => Enrollment::Enrolled,
+            Ok(None) => Enrollment::NotEnrolled,
+            Err(e) => Enrollment::Broken(e.to_string()),
+        },
+        Err(e) => Enrollment::Broken(e.to_string()),
+    }
+}
+
+pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation) -> Outcome {
+    // Whatever goes wrong before the prompt, the person is still asked for a code, so the
+    // prompt does not tell who exists or who is enrolled.
+    let refuse_after_prompt = |conv: &mut dyn Conversation, reason: String, level: Level| {
+        let _ = conv.prompt_hidden(&config.prompt);
+        Outcome::deny("none", reason, level)
+    };
+    let account = match Account::lookup(req.user) {
+        Ok(a) => a,
+        Err(e @ (AccountError::BadName(_) | AccountError::Unknown)) => {
+            return refuse_after_prompt(conv, e.to_string(), Level::Warning)
+        }
+        Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
+    };
+    match account.member_of_any(&config.exempt_groups) {
+        Ok(Some(group)) => {
+            return Outcome {
+                answer: Answer::Ignore,
+                method: "exempt",
+                reason: format!("member of exempt group `{group}`: second factor skipped (break-glass account)"),
+                level: Level::Notice,
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return refuse_after_prompt(conv, format!("exempt group check: {e}"), Level::Error),
+    }
+    let loc = match Location::for_account(config, &account) {
+        Ok(l) => l,
+        Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
+    };
+    match peek(&loc) {
+        Enrollment::Enrolled => {}
+        Enrollment::NotEnrolled if config.unenrolled_may_pass(req.now) => {
+            let why = match config.unenrolled_allow_until {
+                Some(t) if req.now < t => format!("grace period until {}", crate::time::rfc3339(t)),
+                _ => "unenrolled = \"allow\"".to_string(),
+            };
+            return Outcome {
+                answer: Answer::Success,
+                method: "unenrolled",
+                reason: format!("not enrolled, allowed by policy ({why}); run `twofold enroll`"),
+                level: Level::Notice,
+            };
+        }
+        Enrollment::NotEnrolled => {
+            return refuse_after_prompt(conv, "not enrolled and unenrolled = \"deny\"".into(), Level::Warning)
+        }
+        Enrollment::Broken(e) => return refuse_after_prompt(conv, e, Level::Error),
+    }
+
+    let input = match conv.prompt_hidden(&config.prompt) {
+        Ok(i) => i,
+        Err(e) => return Outcome::deny("none", format!("conversation failed: {e}"), Level::Warning),
+    };
+    let attempt = classify(&input);
+    drop(input);
+    if let Attempt::Malformed(why) = attempt {
+        return Outcome::deny("none", format!("input refused: {why}"), Level::Warning);
+    }
+    let method = attempt.method();
+
+    // From here to the write, the user's lock is held: two logins cannot both use one code.
+    let store = match SecretStore::open(&loc) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Outcome::deny(method, "secret directory disappeared during the login", Level::Warning),
+        Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
+    };
+    let lock = match store.lock() {
+        Ok(l) => l,
+        Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
+    };
+    let file = match store.read() {
+        Ok(Some(f)) => f,
+        Ok(None) => return Outcome::deny(method, "secret file disappeared during the login", Level::Warning),
+        Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
+    };
+    let origin = Origin { rhost: req.rhost, service: req.service };
+    let decision = decide(&file, &attempt, config, req.now, &origin);
+    drop(attempt);
+    if let Some(update) = &decision.update {
+        if let Err(e) = store.write(&lock, update) {
+            let level = if e.kind == ErrorKind::Io { Level::Error } else { Level::Warning };
+            // Accepting a code we could not record as used would allow its replay.
+            return Outcome::deny(decision.method, format!("{}; state not saved: {e}", decision.reason), level);
+        }
+    }
+    drop(lock);
+    drop(store);
+    if let Some(notice) = &decision.notice {
+        conv.info(notice);
+    }
+    if decision.accepted {
+        Outcome { answer: Answer::Success, method: decision.method, reason: decision.reason, level: Level::Info }
+    } else {
+        Outcome::deny(decision.method, decision.reason, Level::Warning)
+    }
+}
+
+/// A conversation from a script: expected prompts and the answers to give. For tests.
+pub mod scripted {
+    use super::Conversation;
+    use zeroize::Zeroizing;
+
+    #[derive(Default)]
+    pub struct Script {
+        pub answers: std::collections::VecDeque<Vec<u8>>,
+        pub prompts: Vec<String>,
+        pub infos: Vec<String>,
+    }
+
+    impl Script {
+        pub fn answering(answers: &[&[u8]]) -> Script {
+            Script { answers: answers.iter().map(|a| a.to_vec()).collect(), ..Script::default() }
+        }
+    }
+
+    impl Conversation for Script {
+        fn prompt_hidden(&mut self, prompt: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+            self.prompts.push(prompt.to_string());
+            self.answers.pop_front().map(Zeroizing::new).ok_or_else(|| "no answer scripted".into())
+        }
+        fn info(&mut self, text: &str) {
+            self.infos.push(text.to_string());
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! `/etc/twofold/twofold.toml`: parsed strictly, because a typo in a security setting must
+//! never silently fall back to something weaker. A missing file means the built-in defaults.
+
+use serde::Deserialize;
+use std::fmt;
+
+pub const DEFAULT_PATH: &str = "/etc/twofold/twofold.toml";
+/// A configuration file larger than this is refused: it is a few hundred bytes in practice.
+const MAX_CONFIG_BYTES: usize = 64 * 1024;
+
+/// What happens to a user who has no secret file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unenrolled {
+    Deny,
+    Allow,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Consecutive wrong TOTP codes accepted without delay.
+    pub free_failures: u32,
+    /// Delay after the first failure past the free ones; doubles with each further failure.
+    pub base_delay_secs: u64,
+    /// Upper bound of the delay.
+    pub max_delay_secs: u64,
+}
+
+impl RateLimit {
+    /// How long TOTP attempts pause after `failures` consecutive failures.
+    pub fn delay_after(&self, failures: u32) -> u64 {
+        if failures < self.free_failures {
+            return 0;
+        }
+        let doublings = (failures - self.free_failures).min(32);
+        self.base_delay_secs
+            .saturating_mul(1u64 << doublings)
+            .min(self.max_delay_secs)
+    }
+}
+
+/// Where a user's secret file lives, and so who must own it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretPath {
+    template: String,
+}
+
+impl SecretPath {
+    /// A template without `{home}` names a root-owned system directory ("system mode").
+    pub fn is_system_mode(&self) -> bool {
+        !self.template.contains("{home}")
+    }
+
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// Expands the template. The user name is checked by the caller to hold no path characters.
+    pub fn expand(&self, user: &str, uid: u32, home: &str) -> String {
+        self.template
+            .replace("{user}", user)
+            .replace("{uid}", &uid.to_string())
+            .replace("{home}", home.trim_end_matches('/'))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub secret_path: SecretPath,
+    pub unenrolled: Unenrolled,
+    /// Unenrolled users pass until this time (a rollout grace period), whatever `unenrolled` says.
+    pub unenrolled_allow_until: Option<crate::UnixTime>,
+    pub exempt_groups: Vec<String>,
+    pub window: u8,
+    pub prompt: String,
+    pub issuer: String,
+    pub rate_limit: RateLimit,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secret_path: SecretPath { template: "{home}/.config/twofold/secrets.toml".into() },
+            unenrolled: Unenrolled::Deny,
+            unenrolled_allow_until: None,
+            exempt_groups: Vec::new(),
+            window: 1,
+            prompt: "Verification code: ".into(),
+            issuer: "twofold".into(),
+            rate_limit: RateLimit { free_failures: 5, base_delay_secs: 30, max_delay_secs: 900 },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration {}: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    secret_path: Option<String>,
+    unenrolled: Option<Unenrolled>,
+    unenrolled_allow_until: Option<toml::value::Datetime>,
+    exempt_groups: Option<Vec<String>>,
+    window: Option<i64>,
+    prompt: Option<String>,
+    issuer: Option<String>,
+    rate_limit: Option<RawRateLimit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    free_failures: Option<i64>,
+    base_delay_secs: Option<i64>,
+    max_delay_secs: Option<i64>,
+}
+
+impl Config {
+    /// Reads the configuration. `Ok(default)` when the file does not exist; any other problem
+    /// (unreadable, too large, unknown key, bad value) is an error, so callers fail closed.
+    pub fn load(path: &str) -> Result<Config, ConfigError> {
+        let err = |message: String| ConfigError { path: path.to_string(), message };
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(err(format!("cannot be read ({e}); check its permissions"))),
+        };
+        if bytes.len() > MAX_CONFIG_BYTES {
+            return Err(err(format!("is {} bytes, more than the {MAX_CONFIG_BYTES} allowed", bytes.len())));
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| err("is not UTF-8 text".into()))?;
+        Config::parse(text).map_err(err)
+    }
+
+    /// Parses configuration text; the error says which key is wrong and what is allowed.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| format!("is not valid: {}", e.message()))?;
+        let mut c = Config::default();
+        if let Some(p) = raw.secret_path {
+            c.secret_path = parse_secret_path(&p)?;
+        }
+        if let Some(u) = raw.unenrolled {
+            c.unenrolled = u;
+        }
+        if let Some(d) = raw.unenrolled_allow_until {
+            c.unenrolled_allow_until = Some(
+                crate::time::parse_rfc3339(&d.to_string())
+                    .map_err(|e| format!("unenrolled_allow_until: {e}"))?,
+            );
+        }
+        if let Some(g) = raw.exempt_groups {
+            if let Some(bad) = g.iter().find(|n| n.is_empty() || n.contains(['/', ':', ' ', '\0'])) {
+                return Err(format!("exempt_groups: `{bad}` is not a group name"));
+            }
+            c.exempt_groups = g;
+        }
+        if let Some(w) = raw.window {
+            c.window = u8::try_from(w)
+                .ok()
+                .filter(|w| *w <= 10)
+                .ok_or_else(|| format!("window = {w} is out of range; use 0 to 10 time steps (1 is the usual)"))?;
+        }
+        if let Some(p) = raw.prompt {
+            if p.is_empty() || p.len() > 200 || p.contains('\0') {
+                return Err("prompt must be 1 to 200 characters".into());
+            }
+            c.prompt = p;
+        }
+        if let Some(i) = raw.issuer {
+            if i.is_empty() || i.len() > 100 || i.contains(':') {
+                return Err("issuer must be 1 to 100 characters, without a colon".into());
+            }
+            c.issuer = i;
+        }
+        if let Some(r) = raw.rate_limit {
+            let range = |name: &str, v: Option<i64>, lo: i64, hi: i64, cur: u64| -> Result<u64, String> {
+                match v {
+                    None => Ok(cur),
+                    Some(v) if (lo..=hi).contains(&v) => Ok(v as u64),
+                    Some(v) => Err(format!("rate_limit.{name} = {v} is out of range {lo} to {hi}")),
+                }
+            };
+            c.rate_limit.free_failures =
+                range("free_failures", r.free_failures, 1, 100, c.rate_limit.free_failures.into())? as u32;
+            c.rate_limit.base_delay_secs =
+                range("base_delay_secs", r.base_delay_secs, 1, 86_400, c.rate_limit.base_delay_secs)?;
+            c.rate_limit.max_delay_secs =
+                range("max_delay_secs", r.max_delay_secs, 1, 86_400, c.rate_limit.max_delay_secs)?;
+            if c.rate_limit.max_delay_secs < c.rate_limit.base_delay_secs {
+                return Err("rate_limit.max_delay_secs must not be below base_delay_secs".into());
+            }
+        }
+        Ok(c)
+    }
+
+    /// Whether an unenrolled user may pass at `now`.
+    pub fn unenrolled_may_pass(&self, now: crate::UnixTime) -> bool {
+        self.unenrolled == Unenrolled::Allow || self.unenrolled_allow_until.is_some_and(|t| now < t)
+    }
+}
+
+fn parse_secret_path(p: &str) -> Result<SecretPath, String> {
+    let bad = |why: &str| Err(format!("secret_path = \"{p}\": {why}"));
+    if !(p.starts_with('/') || p.starts_with("{home}/")) {
+        return bad("must be an absolute path or start with {home}/");
+    }
+    if !(p.contains("{user}") || p.contains("{uid}") || p.contains("{home}")) {
+        return bad("must contain {user}, {uid} or {home}, or every user would share one file");
+    }
+    if p.contains("/../") || p.contains("/./") || p.ends_with('/') || p.contains('\0') {
+        return bad("must be a plain path to a file, without `..` or `.`");
+    }
+    let mut rest = p;
+    while let Some(i) = rest.find('{') {
+        let after = &rest[i..];
+        let known = ["{user}", "{uid}", "{home}"].iter().find(|k| after.starts_with(**k));
+        match known {
+            Some(k) => rest = &after[k.len()..],
+            None => return bad("only {user}, {uid} and {home} may be used"),
+        }
+    }
+    Ok(SecretPath { template: p.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_text_gives_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let e = Config::parse("windw = 2").unwrap_err();
+        assert!(e.contains("windw"), "{e}");
+    }
+
+    #[test]
+    fn full_config_parses() {
+        let c = Config::parse(
+            r#"
+            secret_path = "/var/lib/twofold/{user}.toml"
+            unenrolled = "allow"
+            unenrolled_allow_until = 2026-12-31T00:00:00Z
+            exempt_groups = ["breakglass"]
+            window = 2
+            prompt = "Code: "
+            issuer = "host1"
+            [rate_limit]
+            free_failures = 3
+            base_delay_secs = 10
+            max_delay_secs = 60
+            "#,
+        )
+        .unwrap();
+        assert!(c.secret_path.is_system_mode());
+        assert_eq!(c.window, 2);
+        assert_eq!(c.unenrolled_allow_until, Some(1_798_675_200));
+        assert_eq!(c.rate_limit.delay_after(3), 10);
+        assert_eq!(c.rate_limit.delay_after(5), 40);
+        assert_eq!(c.rate_limit.delay_after(50), 60);
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors() {
+        for bad in [
+            "window = 11",
+            "window = -1",
+            "unenrolled = \"maybe\"",
+            "secret_path = \"relative/{user}\"",
+            "secret_path = \"/var/lib/twofold/all.toml\"",
+            "secret_path = \"/var/lib/{user}/../x\"",
+            "secret_path = \"/var/lib/{usr}.toml\"",
+            "[rate_limit]\nfree_failures = 0",
+            "[rate_limit]\nbase_delay_secs = 100\nmax_delay_secs = 10",
+            "prompt = \"\"",
+            "window = 1\nwindow = 2",
+        ] {
+            assert!(Config::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn grace_date_allows_unenrolled_until_it_passes() {
+        let c = Config::parse("unenrolled_allow_until = 2026-12-31T00:00:00Z").unwrap();
+        assert!(c.unenrolled_may_pass(1_798_675_199));
+        assert!(!c.unenrolled_may_pass(1_798_675_200));
+    }
+
+    #[test]
+    fn default_rate_limit_caps_at_fifteen_minutes() {
+        let r = Config::default().rate_limit;
+        assert_eq!(r.delay_after(4), 0);
+        assert_eq!(r.delay_after(5), 30);
+        assert_eq!(r.delay_after(10), 900);
+        assert_eq!(r.delay_after(u32::MAX), 900);
+    }
+}

@@ -1,0 +1,369 @@
+//! The per-user secret file: versioned TOML, one implementation shared by module and CLI.
+//!
+//! ```toml
+//! version = 1
+//! [[device]]            # one or more authenticator apps
+//! name = "phone"
+//! secret = "JBSWY3DPEHPK3PXP..."   # base32
+//! algorithm = "SHA1"
+//! digits = 6
+//! period = 30
+//! created = 1764000000
+//! last_step = 58800000  # last accepted time step: replay protection
+//! [recovery]            # argon2id hashes only, one shared salt
+//! [pass]                # temporary access pass (hash, expiry)
+//! [state]               # throttling and last login
+//! ```
+
+use crate::kdf::{self, KdfParams, HASH_LEN};
+use crate::UnixTime;
+use data_encoding::{BASE32_NOPAD, BASE64};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+pub const VERSION: u32 = 1;
+/// A secret file larger than this is refused; a real one is a few KiB.
+pub const MAX_FILE_BYTES: usize = 64 * 1024;
+pub const MAX_DEVICES: usize = 16;
+pub const MAX_RECOVERY_CODES: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Algorithm {
+    SHA1,
+    SHA256,
+    SHA512,
+}
+
+impl Algorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::SHA1 => "SHA1",
+            Algorithm::SHA256 => "SHA256",
+            Algorithm::SHA512 => "SHA512",
+        }
+    }
+}
+
+/// A base32 TOTP key. Wiped on drop; never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    pub fn from_bytes(bytes: &[u8]) -> SecretKey {
+        SecretKey(BASE32_NOPAD.encode(bytes))
+    }
+    /// Accepts base32 as people and other tools write it: any case, spaces, `=` padding.
+    pub fn from_base32(text: &str) -> Result<SecretKey, String> {
+        let clean: Zeroizing<String> = Zeroizing::new(
+            text.chars()
+                .filter(|c| !c.is_whitespace() && *c != '=' && *c != '-')
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+        );
+        let key = SecretKey(clean.to_string());
+        key.bytes()?;
+        Ok(key)
+    }
+    pub fn base32(&self) -> &str {
+        &self.0
+    }
+    pub fn bytes(&self) -> Result<Zeroizing<Vec<u8>>, String> {
+        let b = BASE32_NOPAD
+            .decode(self.0.as_bytes())
+            .map_err(|_| "secret is not valid base32".to_string())?;
+        if !(10..=64).contains(&b.len()) {
+            return Err(format!("secret is {} bytes; 10 to 64 are allowed", b.len()));
+        }
+        Ok(Zeroizing::new(b))
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    pub name: String,
+    pub secret: SecretKey,
+    pub algorithm: Algorithm,
+    pub digits: u8,
+    pub period: u64,
+    pub created: UnixTime,
+    /// The last time step accepted for this device; codes for it or earlier are replays.
+    #[serde(default)]
+    pub last_step: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCodes {
+    pub kdf: KdfParams,
+    pub salt: String,
+    pub hashes: Vec<String>,
+    pub created: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPass {
+    pub kdf: KdfParams,
+    pub salt: String,
+    pub hash: String,
+    pub issued: UnixTime,
+    pub expires: UnixTime,
+    pub issued_by: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Consecutive wrong TOTP codes since the last success.
+    #[serde(default)]
+    pub failures: u32,
+    /// TOTP attempts are refused until then (recovery codes and passes are not).
+    #[serde(default)]
+    pub throttled_until: UnixTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_method: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretFile {
+    pub version: u32,
+    #[serde(default, rename = "device")]
+    pub devices: Vec<Device>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryCodes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<AccessPass>,
+    #[serde(default)]
+    pub state: State,
+}
+
+/// Why a secret file was refused. The text says what is wrong; callers add how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError(pub String);
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn valid_device_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+impl SecretFile {
+    pub fn new() -> SecretFile {
+        SecretFile { version: VERSION, devices: Vec::new(), recovery: None, pass: None, state: State::default() }
+    }
+
+    /// Parses and checks a file's bytes. Any problem is an error: the caller fails closed.
+    pub fn parse(bytes: &[u8]) -> Result<SecretFile, FormatError> {
+        let e = |m: String| FormatError(m);
+        if bytes.is_empty() {
+            return Err(e("file is empty".into()));
+        }
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(e(format!("file is larger than {MAX_FILE_BYTES} bytes")));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| e("file is not UTF-8 text".into()))?;
+        // Look at the version first, so a newer format gets a message about the version.
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: Option<toml::Value>,
+        }
+        if let Ok(v) = toml::from_str::<VersionOnly>(text) {
+            match v.version {
+                None => return Err(e("file has no `version` field".into())),
+                Some(toml::Value::Integer(n)) if n == i64::from(VERSION) => {}
+                Some(other) => {
+                    return Err(e(format!(
+                        "file has version {other}, this twofold reads version {VERSION}; upgrade twofold or re-enroll"
+                    )))
+                }
+            }
+        }
+        let file: SecretFile =
+            toml::from_str(text).map_err(|err| e(format!("file is not valid: {}", err.message().trim())))?;
+        file.check()?;
+        Ok(file)
+    }
+
+    /// The invariants every file obeys, checked on read and before every write.
+    pub fn check(&self) -> Result<(), FormatError> {
+        let e = |m: String| Err(FormatError(m));
+        if self.version != VERSION {
+            return e(format!("file has version {}, expected {VERSION}", self.version));
+        }
+        if self.devices.len() > MAX_DEVICES {
+            return e(format!("file has {} devices, at most {MAX_DEVICES} are allowed", self.devices.len()));
+        }
+        for (i, d) in self.devices.iter().enumerate() {
+            if !valid_device_name(&d.name) {
+                return e(format!("device name `{}` is not allowed (1-32 of A-Z a-z 0-9 . _ -)", d.name.escape_default()));
+            }
+            if self.devices[..i].iter().any(|o| o.name == d.name) {
+                return e(format!("device `{}` appears twice", d.name));
+            }
+            if let Err(m) = d.secret.bytes() {
+                return e(format!("device `{}`: {m}", d.name));
+            }
+            if !(6..=8).contains(&d.digits) {
+                return e(format!("device `{}`: digits = {} (6 to 8 allowed)", d.name, d.digits));
+            }
+            if !(10..=300).contains(&d.period) {
+                return e(format!("device `{}`: period = {} (10 to 300 seconds allowed)", d.name, d.period));
+            }
+        }
+        if let Some(r) = &self.recovery {
+            r.kdf.check().map_err(FormatError)?;
+            decode_salt(&r.salt).map_err(|m| FormatError(format!("recovery: {m}")))?;
+            if r.hashes.len() > MAX_RECOVERY_CODES {
+                return e(format!("recovery: {} codes, at most {MAX_RECOVERY_CODES} allowed", r.hashes.len()));
+            }
+            for h in &r.hashes {
+                decode_hash(h).map_err(|m| FormatError(format!("recovery: {m}")))?;
+            }
+        }
+        if let Some(p) = &self.pass {
+            p.kdf.check().map_err(FormatError)?;
+            decode_salt(&p.salt).map_err(|m| FormatError(format!("pass: {m}")))?;
+            decode_hash(&p.hash).map_err(|m| FormatError(format!("pass: {m}")))?;
+        }
+        Ok(())
+    }
+
+    /// The file's text. Contains secrets: wiped when dropped.
+    pub fn to_toml(&self) -> Result<Zeroizing<String>, FormatError> {
+        self.check()?;
+        toml::to_string(self)
+            .map(Zeroizing::new)
+            .map_err(|err| FormatError(format!("cannot serialize: {err}")))
+    }
+
+    pub fn device(&self, name: &str) -> Option<&Device> {
+        self.devices.iter().find(|d| d.name == name)
+    }
+
+    pub fn recovery_codes_left(&self) -> usize {
+        self.recovery.as_ref().map_or(0, |r| r.hashes.len())
+    }
+
+    /// Replaces the recovery codes with hashes of `codes` (canonical form), under a new salt.
+    pub fn set_recovery_codes(&mut self, codes: &[Zeroizing<String>], now: UnixTime) -> Result<(), String> {
+        let params = KdfParams::default();
+        let salt = kdf::new_salt()?;
+        let mut hashes = Vec::with_capacity(codes.len());
+        for c in codes {
+            let h = kdf::hash(params, kdf::Purpose::Recovery, &salt, c)?;
+            hashes.push(BASE64.encode(h.as_ref()));
+        }
+        self.recovery = Some(RecoveryCodes { kdf: params, salt: BASE64.encode(&salt), hashes, created: now });
+        Ok(())
+    }
+
+    /// Sets the temporary access pass (one a user: a new one replaces the old).
+    pub fn set_pass(&mut self, pass: &str, now: UnixTime, expires: UnixTime, issued_by: &str) -> Result<(), String> {
+        let params = KdfParams::default();
+        let salt = kdf::new_salt()?;
+        let h = kdf::hash(params, kdf::Purpose::Pass, &salt, pass)?;
+        self.pass = Some(AccessPass {
+            kdf: params,
+            salt: BASE64.encode(&salt),
+            hash: BASE64.encode(h.as_ref()),
+            issued: now,
+            expires,
+            issued_by: issued_by.to_string(),
+        });
+        Ok(())
+    }
+}
+
+impl Default for SecretFile {
+    fn default() -> Self {
+        SecretFile::new()
+    }
+}
+
+pub(crate) fn decode_salt(s: &str) -> Result<Vec<u8>, String> {
+    let b = BASE64.decode(s.as_bytes()).map_err(|_| "salt is not base64".to_string())?;
+    if !(8..=64).contains(&b.len()) {
+        return Err(format!("salt is {} bytes (8 to 64 allowed)", b.len()));
+    }
+    Ok(b)
+}
+
+pub(crate) fn decode_hash(s: &str) -> Result<[u8; HASH_LEN], String> {
+    let b = BASE64.decode(s.as_bytes()).map_err(|_| "hash is not base64".to_string())?;
+    b.try_into().map_err(|_| format!("hash is not {HASH_LEN} bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> SecretFile {
+        let mut f = SecretFile::new();
+        f.devices.push(Device {
+            name: "phone".into(),
+            secret: SecretKey::from_bytes(b"12345678901234567890"),
+            algorithm: Algorithm::SHA1,
+            digits: 6,
+            period: 30,
+            created: 1,
+            last_step: 0,
+        });
+        f
+    }
+
+    #[test]
+    fn round_trip_keeps_everything() {
+        let mut f = sample();
+        f.set_recovery_codes(&[crate::codes::generate(16).unwrap()], 5).unwrap();
+        f.state.last_login = Some(7);
+        f.state.last_login_from = Some("192.0.2.1".into());
+        let text = f.to_toml().unwrap();
+        assert_eq!(SecretFile::parse(text.as_bytes()).unwrap(), f);
+    }
+
+    #[test]
+    fn broken_files_are_refused_with_a_reason() {
+        let good = sample().to_toml().unwrap().to_string();
+        let cases: Vec<(String, &str)> = vec![
+            (String::new(), "empty"),
+            (good[..good.len() / 2].to_string(), "not valid"),
+            (good.replace("version = 1", "version = 2"), "version 2"),
+            (good.replace("version = 1\n", ""), "no `version`"),
+            (good.replace("digits = 6", "digits = 9"), "digits"),
+            (good.replace("period = 30", "period = 0"), "period"),
+            (format!("{good}\nextra = 1\n"), "not valid"),
+            (good.replace("version = 1", "version = 1\nversion = 1"), "not valid"),
+            (format!("{}{good}", "x = [".repeat(5000)), "not valid"),
+            ("a".repeat(MAX_FILE_BYTES + 1), "larger"),
+        ];
+        for (text, want) in cases {
+            let err = SecretFile::parse(text.as_bytes()).unwrap_err();
+            assert!(err.0.contains(want), "{want}: {err}");
+        }
+    }
+}

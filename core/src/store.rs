@@ -1,0 +1,405 @@
+//! The only code that touches secret files. Threats, and the answer to each:
+//! - A user swaps a path component for a symlink (to /etc/shadow, or a directory of root's):
+//!   every component is opened with `O_NOFOLLOW` relative to its parent's descriptor, and
+//!   checked (type, owner, mode) on the descriptor, never by name.
+//! - Root writing where the user controls the directory (pam_oath, CVE-2024-47191): files of a
+//!   user's home are opened with the user's fsuid/fsgid, so the kernel allows root nothing the
+//!   user could not do.
+//! - A FIFO or device in place of the file: opened `O_NONBLOCK`, refused unless a regular file.
+//! - Two logins with one code: a lock is held from read to write, on a lock file that is never
+//!   renamed (a lock on the replaced file would be lost with its inode).
+//! - A crash or full disk mid-write: temp file in the same directory, fsync, rename, fsync of
+//!   the directory. The old file stays whole until the rename.
+
+use crate::account::Account;
+use crate::config::Config;
+use crate::secret::{SecretFile, MAX_FILE_BYTES};
+use nix::errno::Errno;
+use nix::fcntl::{openat, renameat, Flock, FlockArg, OFlag};
+use nix::sys::stat::{fstat, mkdirat, FileStat, Mode, SFlag};
+use nix::unistd::{fsync, unlinkat, Gid, Uid, UnlinkatFlags};
+use std::fmt;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// How long a login waits for another process that holds the user's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Who must own the secret file and its directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Self-enrollment: files in the user's home, owned by the user.
+    User { uid: u32, gid: u32 },
+    /// System mode: a root-owned directory the user cannot read.
+    Root,
+}
+
+impl Owner {
+    fn uid(self) -> u32 {
+        match self {
+            Owner::User { uid, .. } => uid,
+            Owner::Root => 0,
+        }
+    }
+}
+
+/// A secret file's place: the directory (absolute), the file name, and who owns them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub dir: String,
+    pub file: String,
+    pub owner: Owner,
+}
+
+impl Location {
+    pub fn for_account(config: &Config, account: &Account) -> Result<Location, StoreError> {
+        let path = config.secret_path.expand(&account.name, account.uid, &account.home);
+        let owner = if config.secret_path.is_system_mode() {
+            Owner::Root
+        } else {
+            Owner::User { uid: account.uid, gid: account.gid }
+        };
+        Location::from_path(&path, owner)
+    }
+
+    pub fn from_path(path: &str, owner: Owner) -> Result<Location, StoreError> {
+        let (dir, file) = path
+            .rsplit_once('/')
+            .ok_or_else(|| StoreError::new(path, "is not an absolute path", "fix secret_path in twofold.toml"))?;
+        if !path.starts_with('/') || file.is_empty() || file == "." || file == ".." {
+            return Err(StoreError::new(path, "is not an absolute path to a file", "fix secret_path in twofold.toml"));
+        }
+        Ok(Location { dir: if dir.is_empty() { "/".into() } else { dir.into() }, file: file.into(), owner })
+    }
+
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.dir.trim_end_matches('/'), self.file)
+    }
+
+    fn lock_name(&self) -> String {
+        format!("{}.lock", self.file)
+    }
+
+    fn temp_name(&self) -> String {
+        format!(".{}.tmp", self.file)
+    }
+}
+
+/// What went wrong with a file, and what the admin or user should do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    pub path: String,
+    pub problem: String,
+    pub fix: String,
+    /// The file is absent or the filesystem refuses writes: nothing is wrong with the file.
+    pub kind: ErrorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A check failed (owner, mode, type, symlink, format): the file is never rewritten.
+    Unsafe,
+    /// The system failed (I/O, full disk, read-only, lock timeout).
+    Io,
+}
+
+impl StoreError {
+    fn new(path: &str, problem: impl Into<String>, fix: impl Into<String>) -> StoreError {
+        StoreError { path: path.into(), problem: problem.into(), fix: fix.into(), kind: ErrorKind::Unsafe }
+    }
+    fn io(path: &str, what: &str, e: Errno) -> StoreError {
+        let fix = match e {
+            Errno::ENOSPC | Errno::EDQUOT => "free some disk space",
+            Errno::EROFS => "the filesystem is read-only; twofold must record used codes, so logins fail until it is writable",
+            Errno::EACCES | Errno::EPERM => "check the permissions of the file and its directories",
+            _ => "check the file system",
+        };
+        StoreError { path: path.into(), problem: format!("{what} failed: {}", e.desc()), fix: fix.into(), kind: ErrorKind::Io }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}; {}", self.path, self.problem, self.fix)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// While alive, file access runs with the owner's fsuid/fsgid (when we are root and the owner
+/// is a user). `setfsuid` reports no error, so the value in force is read back and checked.
+struct FsIdentity {
+    restore: Option<(Uid, Gid)>,
+}
+
+impl FsIdentity {
+    fn assume(owner: Owner, path: &str) -> Result<FsIdentity, StoreError> {
+        let Owner::User { uid, gid } = owner else {
+            return Ok(FsIdentity { restore: None });
+        };
+        if !Uid::effective().is_root() || uid == 0 {
+            return Ok(FsIdentity { restore: None });
+        }
+        let old_gid = nix::unistd::setfsgid(Gid::from_raw(gid));
+        let old_uid = nix::unistd::setfsuid(Uid::from_raw(uid));
+        let guard = FsIdentity { restore: Some((old_uid, old_gid)) };
+        // Each call returns the previous value: calling again with the same id reads it back.
+        let now_uid = nix::unistd::setfsuid(Uid::from_raw(uid));
+        let now_gid = nix::unistd::setfsgid(Gid::from_raw(gid));
+        if now_uid.as_raw() != uid || now_gid.as_raw() != gid {
+            return Err(StoreError::new(path, "could not take the user's file identity (setfsuid)", "report this as a bug"));
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for FsIdentity {
+    fn drop(&mut self) {
+        if let Some((uid, gid)) = self.restore {
+            nix::unistd::setfsuid(uid);
+            nix::unistd::setfsgid(gid);
+        }
+    }
+}
+
+fn is_type(st: &FileStat, t: SFlag) -> bool {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == t
+}
+
+fn type_name(st: &FileStat) -> &'static str {
+    match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+        SFlag::S_IFREG => "a regular file",
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFLNK => "a symlink",
+        SFlag::S_IFIFO => "a FIFO",
+        SFlag::S_IFSOCK => "a socket",
+        SFlag::S_IFCHR | SFlag::S_IFBLK => "a device",
+        _ => "of an unknown type",
+    }
+}
+
+/// An open secret directory, checked component by component, with the owner's file identity.
+pub struct SecretStore {
+    loc: Location,
+    dir: OwnedFd,
+    // Dropped last: file descriptors are closed before the identity is restored.
+    _identity: FsIdentity,
+}
+
+/// The user's lock; writing requires holding it.
+pub struct Lock {
+    _flock: Flock<OwnedFd>,
+}
+
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+impl SecretStore {
+    /// Opens the directory of `loc`. `Ok(None)` if some component does not exist.
+    pub fn open(loc: &Location) -> Result<Option<SecretStore>, StoreError> {
+        SecretStore::walk(loc, false)
+    }
+
+    /// Opens the directory, creating missing components with mode 0700 (enrollment).
+    pub fn open_or_create(loc: &Location) -> Result<SecretStore, StoreError> {
+        SecretStore::walk(loc, true)?
+            .ok_or_else(|| StoreError::new(&loc.dir, "could not be created", "check the parent directory"))
+    }
+
+    fn walk(loc: &Location, create: bool) -> Result<Option<SecretStore>, StoreError> {
+        let identity = FsIdentity::assume(loc.owner, &loc.path())?;
+        let mut dir = nix::fcntl::open("/", DIR_FLAGS, Mode::empty()).map_err(|e| StoreError::io("/", "open", e))?;
+        let mut walked = String::new();
+        check_dir(&dir, "/", loc.owner, false)?;
+        let components: Vec<&str> = loc.dir.split('/').filter(|c| !c.is_empty()).collect();
+        for (i, comp) in components.iter().enumerate() {
+            let last = i + 1 == components.len();
+            walked.push('/');
+            walked.push_str(comp);
+            if *comp == "." || *comp == ".." {
+                return Err(StoreError::new(&walked, "contains `.` or `..`", "fix secret_path in twofold.toml"));
+            }
+            let next = match openat(&dir, *comp, DIR_FLAGS, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) if create => {
+                    match mkdirat(&dir, *comp, Mode::S_IRWXU) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(StoreError::io(&walked, "creating the directory", e)),
+                    }
+                    openat(&dir, *comp, DIR_FLAGS, Mode::empty()).map_err(|e| StoreError::io(&walked, "open", e))?
+                }
+                Err(Errno::ENOENT) => return Ok(None),
+                Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
+                    return Err(StoreError::new(
+                        &walked,
+                        "is a symlink or not a directory",
+                        "replace it with a real directory; twofold never follows symlinks",
+                    ))
+                }
+                Err(e) => return Err(StoreError::io(&walked, "open", e)),
+            };
+            check_dir(&next, &walked, loc.owner, last)?;
+            dir = next;
+        }
+        Ok(Some(SecretStore { loc: loc.clone(), dir, _identity: identity }))
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.loc
+    }
+
+    /// Reads and checks the secret file. `Ok(None)` if it does not exist.
+    pub fn read(&self) -> Result<Option<SecretFile>, StoreError> {
+        let path = self.loc.path();
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        let fd = match openat(&self.dir, self.loc.file.as_str(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(Errno::ELOOP) => {
+                return Err(StoreError::new(&path, "is a symlink", "replace it with the real file; twofold never follows symlinks"))
+            }
+            Err(e) => return Err(StoreError::io(&path, "open", e)),
+        };
+        let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", e))?;
+        check_file(&st, &path, self.loc.owner)?;
+        let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+        let mut file = std::fs::File::from(fd);
+        (&mut file)
+            .take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| StoreError::io(&path, "read", Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        if buf.len() > MAX_FILE_BYTES {
+            return Err(StoreError::new(&path, format!("is larger than {MAX_FILE_BYTES} bytes"), "restore it from a backup or re-enroll"));
+        }
+        SecretFile::parse(&buf).map(Some).map_err(|e| {
+            StoreError::new(&path, e.0, "restore it from a backup, or have an admin run `twofold admin reset` and re-enroll")
+        })
+    }
+
+    /// Takes the user's lock, waiting up to a few seconds for another login.
+    pub fn lock(&self) -> Result<Lock, StoreError> {
+        let name = self.loc.lock_name();
+        let path = format!("{}/{}", self.loc.dir.trim_end_matches('/'), name);
+        let base = OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        // Read-only is enough for flock, and works on a read-only filesystem.
+        let fd = match openat(&self.dir, name.as_str(), base | OFlag::O_RDONLY, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => openat(&self.dir, name.as_str(), base | OFlag::O_WRONLY | OFlag::O_CREAT, Mode::S_IRUSR | Mode::S_IWUSR)
+                .map_err(|e| StoreError::io(&path, "creating the lock file", e))?,
+            Err(Errno::ELOOP) => return Err(StoreError::new(&path, "is a symlink", "remove it; twofold recreates it")),
+            Err(e) => return Err(StoreError::io(&path, "open", e)),
+        };
+        let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", e))?;
+        if !is_type(&st, SFlag::S_IFREG) || st.st_uid != self.loc.owner.uid() {
+            return Err(StoreError::new(&path, format!("is {} owned by uid {}", type_name(&st), st.st_uid), "remove it; twofold recreates it"));
+        }
+        let deadline = Instant::now() + LOCK_WAIT;
+        let mut fd = fd;
+        loop {
+            match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
+                Ok(flock) => return Ok(Lock { _flock: flock }),
+                Err((back, Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                    fd = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((_, e)) => return Err(StoreError::io(&path, "locking", e)),
+            }
+        }
+    }
+
+    /// Replaces the secret file atomically. Requires the lock.
+    pub fn write(&self, _lock: &Lock, file: &SecretFile) -> Result<(), StoreError> {
+        let path = self.loc.path();
+        let text = file
+            .to_toml()
+            .map_err(|e| StoreError::new(&path, format!("would not be valid: {e}"), "report this as a bug"))?;
+        let tmp = self.loc.temp_name();
+        // A temp file left by a crash is garbage: we hold the lock, nobody else writes it.
+        match unlinkat(&self.dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(StoreError::io(&path, "removing a stale temp file", e)),
+        }
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(&self.dir, tmp.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| StoreError::io(&path, "creating the temp file", e))?;
+        let result = (|| {
+            let mut f = std::fs::File::from(fd);
+            f.write_all(text.as_bytes()).map_err(|e| StoreError::io(&path, "write", errno_of(&e)))?;
+            f.sync_all().map_err(|e| StoreError::io(&path, "fsync", errno_of(&e)))?;
+            drop(f);
+            renameat(&self.dir, tmp.as_str(), &self.dir, self.loc.file.as_str()).map_err(|e| StoreError::io(&path, "rename", e))?;
+            fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", e))
+        })();
+        if result.is_err() {
+            let _ = unlinkat(&self.dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+        }
+        result
+    }
+
+    /// Removes the secret file (admin reset). Requires the lock.
+    pub fn remove(&self, _lock: &Lock) -> Result<bool, StoreError> {
+        let path = self.loc.path();
+        match unlinkat(&self.dir, self.loc.file.as_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) => {}
+            Err(Errno::ENOENT) => return Ok(false),
+            Err(e) => return Err(StoreError::io(&path, "remove", e)),
+        }
+        fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", e))?;
+        Ok(true)
+    }
+}
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc_eio()))
+}
+
+const fn libc_eio() -> i32 {
+    5
+}
+
+fn check_dir(fd: &impl AsFd, path: &str, owner: Owner, last: bool) -> Result<(), StoreError> {
+    let st = fstat(fd).map_err(|e| StoreError::io(path, "fstat", e))?;
+    if !is_type(&st, SFlag::S_IFDIR) {
+        return Err(StoreError::new(path, format!("is {}, not a directory", type_name(&st)), "replace it with a directory"));
+    }
+    let uid = owner.uid();
+    let owner_ok = if last { st.st_uid == uid } else { st.st_uid == 0 || st.st_uid == uid };
+    if !owner_ok {
+        let who = if uid == 0 { "root".to_string() } else { format!("uid {uid}") };
+        return Err(StoreError::new(path, format!("is owned by uid {}, expected {who}", st.st_uid), format!("chown it to {who}")));
+    }
+    let sticky = st.st_mode & 0o1000 != 0;
+    if st.st_mode & 0o022 != 0 && !(sticky && !last) {
+        return Err(StoreError::new(
+            path,
+            format!("is writable by group or others (mode {:04o})", st.st_mode & 0o7777),
+            format!("run `chmod go-w {path}`"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_file(st: &FileStat, path: &str, owner: Owner) -> Result<(), StoreError> {
+    if !is_type(st, SFlag::S_IFREG) {
+        return Err(StoreError::new(path, format!("is {}, not a regular file", type_name(st)), "replace it with the real secret file"));
+    }
+    let uid = owner.uid();
+    if st.st_uid != uid {
+        return Err(StoreError::new(path, format!("is owned by uid {}, expected uid {uid}", st.st_uid), format!("chown it to uid {uid}, or re-enroll")));
+    }
+    if st.st_mode & 0o077 != 0 {
+        return Err(StoreError::new(
+            path,
+            format!("is readable or writable by group or others (mode {:04o})", st.st_mode & 0o7777),
+            format!("run `chmod 600 {path}`"),
+        ));
+    }
+    if st.st_nlink != 1 {
+        return Err(StoreError::new(path, format!("has {} hard links", st.st_nlink), "replace it with a file of its own"));
+    }
+    Ok(())
+}

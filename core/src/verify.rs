@@ -1,0 +1,290 @@
+//! The decision for one attempt. No I/O: it takes the file as read, the attempt and the time,
+//! and returns what to answer, why, and the new file to persist (if anything changes).
+
+use crate::codes::Attempt;
+use crate::config::Config;
+use crate::kdf::{self, Purpose};
+use crate::secret::{decode_hash, decode_salt, SecretFile};
+use crate::totp::{self, Match};
+use crate::UnixTime;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub accepted: bool,
+    /// totp, recovery, pass or none.
+    pub method: &'static str,
+    /// For the auth log: exactly why. Never a code, secret or hash.
+    pub reason: String,
+    /// For the person at the prompt, when there is something safe and useful to say.
+    pub notice: Option<String>,
+    /// The file to write back, when the attempt changed state.
+    pub update: Option<SecretFile>,
+}
+
+impl Decision {
+    fn deny(method: &'static str, reason: impl Into<String>) -> Decision {
+        Decision { accepted: false, method, reason: reason.into(), notice: None, update: None }
+    }
+}
+
+/// Where the attempt comes from, recorded on success.
+pub struct Origin<'a> {
+    pub rhost: Option<&'a str>,
+    pub service: &'a str,
+}
+
+fn record_login(file: &mut SecretFile, now: UnixTime, origin: &Origin, method: &str) {
+    file.state.failures = 0;
+    file.state.throttled_until = 0;
+    file.state.last_login = Some(now);
+    file.state.last_login_from =
+        Some(origin.rhost.filter(|h| !h.is_empty()).map_or_else(|| format!("local ({})", origin.service), str::to_string));
+    file.state.last_login_method = Some(method.to_string());
+}
+
+pub fn decide(file: &SecretFile, attempt: &Attempt, config: &Config, now: UnixTime, origin: &Origin) -> Decision {
+    match attempt {
+        Attempt::Malformed(why) => Decision::deny("none", format!("input refused: {why}")),
+        Attempt::Totp(code) => decide_totp(file, code, config, now, origin),
+        Attempt::Recovery(code) => decide_recovery(file, code, now, origin),
+        Attempt::Pass(code) => decide_pass(file, code, now, origin),
+    }
+}
+
+fn decide_totp(file: &SecretFile, code: &str, config: &Config, now: UnixTime, origin: &Origin) -> Decision {
+    if now < file.state.throttled_until {
+        let mut d = Decision::deny(
+            "totp",
+            format!(
+                "throttled after {} consecutive failures, until {} (code not checked)",
+                file.state.failures,
+                crate::time::rfc3339(file.state.throttled_until)
+            ),
+        );
+        let mins = (file.state.throttled_until - now).div_ceil(60);
+        d.notice = Some(format!(
+            "Too many wrong codes: codes from your app are paused for {mins} more minute(s). A recovery code still works."
+        ));
+        return d;
+    }
+    if file.devices.is_empty() {
+        return Decision::deny("totp", "no authenticator device is enrolled");
+    }
+    let mut replayed_on = None;
+    for (i, device) in file.devices.iter().enumerate() {
+        match totp::check(device, code, now, config.window) {
+            Ok(Match::Fresh(step)) => {
+                let mut next = file.clone();
+                next.devices[i].last_step = step;
+                record_login(&mut next, now, origin, "totp");
+                return Decision {
+                    accepted: true,
+                    method: "totp",
+                    reason: format!("code accepted (device {})", device.name),
+                    notice: None,
+                    update: Some(next),
+                };
+            }
+            Ok(Match::Replayed) => replayed_on = Some(device.name.as_str()),
+            Ok(Match::None) => {}
+            Err(e) => return Decision::deny("totp", format!("device {}: {e}", device.name)),
+        }
+    }
+    let mut next = file.clone();
+    next.state.failures = next.state.failures.saturating_add(1);
+    let delay = config.rate_limit.delay_after(next.state.failures);
+    if delay > 0 {
+        next.state.throttled_until = now + delay;
+    }
+    let why = match replayed_on {
+        Some(name) => format!("code already used (replay, device {name})"),
+        None => "wrong code".to_string(),
+    };
+    let throttle = if delay > 0 { format!("; TOTP paused for {delay} s") } else { String::new() };
+    Decision {
+        accepted: false,
+        method: "totp",
+        reason: format!("{why}; {} consecutive failures{throttle}", next.state.failures),
+        notice: None,
+        update: Some(next),
+    }
+}
+
+fn decide_recovery(file: &SecretFile, code: &str, now: UnixTime, origin: &Origin) -> Decision {
+    let Some(rec) = file.recovery.as_ref().filter(|r| !r.hashes.is_empty()) else {
+        return Decision::deny("recovery", "no recovery codes are left");
+    };
+    let stored: Result<Vec<_>, _> = rec.hashes.iter().map(|h| decode_hash(h)).collect();
+    let (Ok(salt), Ok(stored)) = (decode_salt(&rec.salt), stored) else {
+        return Decision::deny("recovery", "recovery code hashes are unreadable");
+    };
+    // One argon2id evaluation, however many codes remain.
+    let h = match kdf::hash(rec.kdf, Purpose::Recovery, &salt, code) {
+        Ok(h) => h,
+        Err(e) => return Decision::deny("recovery", e),
+    };
+    let Some(i) = kdf::find(&h, &stored) else {
+        return Decision::deny("recovery", "recovery code does not match (wrong or already used)");
+    };
+    let mut next = file.clone();
+    if let Some(r) = next.recovery.as_mut() {
+        r.hashes.remove(i);
+    }
+    record_login(&mut next, now, origin, "recovery");
+    let left = next.recovery_codes_left();
+    Decision {
+        accepted: true,
+        method: "recovery",
+        reason: format!("recovery code accepted, {left} left"),
+        notice: Some(if left <= 2 {
+            format!("Recovery code accepted. Only {left} left: run `twofold recovery regenerate` now.")
+        } else {
+            format!("Recovery code accepted; it cannot be used again. {left} left.")
+        }),
+        update: Some(next),
+    }
+}
+
+fn decide_pass(file: &SecretFile, code: &str, now: UnixTime, origin: &Origin) -> Decision {
+    let Some(pass) = file.pass.as_ref() else {
+        return Decision::deny("pass", "no temporary access pass is issued");
+    };
+    let (Ok(salt), Ok(stored)) = (decode_salt(&pass.salt), decode_hash(&pass.hash)) else {
+        return Decision::deny("pass", "temporary access pass hash is unreadable");
+    };
+    let h = match kdf::hash(pass.kdf, Purpose::Pass, &salt, code) {
+        Ok(h) => h,
+        Err(e) => return Decision::deny("pass", e),
+    };
+    if kdf::find(&h, &[stored]).is_none() {
+        return Decision::deny("pass", "temporary access pass does not match");
+    }
+    if now >= pass.expires {
+        return Decision::deny("pass", format!("temporary access pass expired at {}", crate::time::rfc3339(pass.expires)));
+    }
+    let mut next = file.clone();
+    next.pass = None;
+    record_login(&mut next, now, origin, "pass");
+    Decision {
+        accepted: true,
+        method: "pass",
+        reason: format!("temporary access pass accepted (issued by {})", pass.issued_by),
+        notice: Some("Temporary access pass accepted; it is now used up. Run `twofold enroll --force` to set up your authenticator again.".into()),
+        update: Some(next),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::{classify, generate, grouped, RECOVERY_LEN};
+    use crate::secret::{Algorithm, Device, SecretKey};
+
+    const NOW: UnixTime = 1_800_000_000;
+    const ORIGIN: Origin = Origin { rhost: Some("192.0.2.7"), service: "sshd" };
+
+    fn file() -> SecretFile {
+        let mut f = SecretFile::new();
+        f.devices.push(Device {
+            name: "phone".into(),
+            secret: SecretKey::from_bytes(b"12345678901234567890"),
+            algorithm: Algorithm::SHA1,
+            digits: 6,
+            period: 30,
+            created: 0,
+            last_step: 0,
+        });
+        f
+    }
+
+    fn code(f: &SecretFile, t: UnixTime) -> Attempt {
+        classify(totp::code_at(&f.devices[0], t).unwrap().as_bytes())
+    }
+
+    #[test]
+    fn valid_code_is_accepted_and_its_step_recorded() {
+        let f = file();
+        let d = decide(&f, &code(&f, NOW), &Config::default(), NOW, &ORIGIN);
+        assert!(d.accepted, "{}", d.reason);
+        let next = d.update.unwrap();
+        assert_eq!(next.devices[0].last_step, NOW / 30);
+        assert_eq!(next.state.last_login_from.as_deref(), Some("192.0.2.7"));
+    }
+
+    #[test]
+    fn replayed_code_is_rejected() {
+        let f = file();
+        let first = decide(&f, &code(&f, NOW), &Config::default(), NOW, &ORIGIN).update.unwrap();
+        let d = decide(&first, &code(&f, NOW), &Config::default(), NOW + 5, &ORIGIN);
+        assert!(!d.accepted);
+        assert!(d.reason.contains("replay"), "{}", d.reason);
+    }
+
+    #[test]
+    fn older_code_after_newer_one_is_a_replay() {
+        let f = file();
+        let after_next = decide(&f, &code(&f, NOW + 30), &Config::default(), NOW, &ORIGIN).update.unwrap();
+        let d = decide(&after_next, &code(&f, NOW), &Config::default(), NOW, &ORIGIN);
+        assert!(!d.accepted);
+    }
+
+    #[test]
+    fn wrong_codes_throttle_totp_but_not_recovery_codes() {
+        let config = Config::default();
+        let mut f = file();
+        let rc = generate(RECOVERY_LEN).unwrap();
+        f.set_recovery_codes(std::slice::from_ref(&rc), 0).unwrap();
+        let wrong = classify(b"000000");
+        for _ in 0..config.rate_limit.free_failures {
+            let d = decide(&f, &wrong, &config, NOW, &ORIGIN);
+            assert!(!d.accepted);
+            f = d.update.unwrap();
+        }
+        assert_eq!(f.state.throttled_until, NOW + 30);
+        // Even the right code is refused (and not checked) while throttled.
+        let d = decide(&f, &code(&f, NOW + 1), &config, NOW + 1, &ORIGIN);
+        assert!(!d.accepted && d.reason.contains("throttled"), "{}", d.reason);
+        assert!(d.update.is_none());
+        // The owner still gets in with a recovery code, which clears the throttle.
+        let d = decide(&f, &classify(grouped(&rc).as_bytes()), &config, NOW + 2, &ORIGIN);
+        assert!(d.accepted, "{}", d.reason);
+        let f = d.update.unwrap();
+        assert_eq!((f.state.failures, f.state.throttled_until), (0, 0));
+        assert!(decide(&f, &code(&f, NOW + 3), &config, NOW + 3, &ORIGIN).accepted);
+    }
+
+    #[test]
+    fn recovery_code_works_once() {
+        let mut f = file();
+        let codes: Vec<_> = (0..10).map(|_| generate(RECOVERY_LEN).unwrap()).collect();
+        f.set_recovery_codes(&codes, 0).unwrap();
+        let typed = classify(grouped(&codes[3]).to_lowercase().as_bytes());
+        let d = decide(&f, &typed, &Config::default(), NOW, &ORIGIN);
+        assert!(d.accepted);
+        let f = d.update.unwrap();
+        assert_eq!(f.recovery_codes_left(), 9);
+        let d = decide(&f, &typed, &Config::default(), NOW, &ORIGIN);
+        assert!(!d.accepted && d.update.is_none());
+    }
+
+    #[test]
+    fn pass_works_once_and_not_after_expiry() {
+        let mut f = file();
+        let p = generate(crate::codes::PASS_LEN).unwrap();
+        f.set_pass(&p, NOW, NOW + 600, "root").unwrap();
+        let typed = classify(grouped(&p).as_bytes());
+        assert!(!decide(&f, &typed, &Config::default(), NOW + 600, &ORIGIN).accepted);
+        let d = decide(&f, &typed, &Config::default(), NOW + 599, &ORIGIN);
+        assert!(d.accepted);
+        assert!(!decide(&d.update.unwrap(), &typed, &Config::default(), NOW + 599, &ORIGIN).accepted);
+    }
+
+    #[test]
+    fn recovery_code_does_not_open_a_pass_and_malformed_input_changes_nothing() {
+        let f = file();
+        let d = decide(&f, &classify(b"hello"), &Config::default(), NOW, &ORIGIN);
+        assert!(!d.accepted && d.update.is_none());
+        let d = decide(&f, &classify(grouped(&generate(RECOVERY_LEN).unwrap()).as_bytes()), &Config::default(), NOW, &ORIGIN);
+        assert!(!d.accepted && d.update.is_none());
+    }
+}
