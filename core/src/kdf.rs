@@ -43,6 +43,7 @@ impl KdfParams {
 pub enum Purpose {
     Recovery,
     Pass,
+    Scratch,
 }
 
 pub fn hash(
@@ -58,6 +59,7 @@ pub fn hash(
     let tag = match purpose {
         Purpose::Recovery => "twofold-recovery-v1:",
         Purpose::Pass => "twofold-pass-v1:",
+        Purpose::Scratch => "twofold-ga-scratch-v1:",
     };
     let mut input = Zeroizing::new(Vec::with_capacity(tag.len() + code.len()));
     input.extend_from_slice(tag.as_bytes());

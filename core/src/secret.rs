@@ -103,6 +103,10 @@ pub struct Device {
     /// The last time step accepted for this device; codes for it or earlier are replays.
     #[serde(default)]
     pub last_step: u64,
+    /// Accepted steps either side of now for this device, overriding the configuration
+    /// (imported from google-authenticator's WINDOW_SIZE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +156,10 @@ pub struct SecretFile {
     pub recovery: Option<RecoveryCodes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass: Option<AccessPass>,
+    /// 8-digit scratch codes imported from google-authenticator, hashed. Only 27 bits each,
+    /// so attempts at them count against the TOTP throttle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_scratch: Option<RecoveryCodes>,
     #[serde(default)]
     pub state: State,
 }
@@ -174,7 +182,7 @@ pub fn valid_device_name(name: &str) -> bool {
 
 impl SecretFile {
     pub fn new() -> SecretFile {
-        SecretFile { version: VERSION, devices: Vec::new(), recovery: None, pass: None, state: State::default() }
+        SecretFile { version: VERSION, devices: Vec::new(), recovery: None, pass: None, legacy_scratch: None, state: State::default() }
     }
 
     /// Parses and checks a file's bytes. Any problem is an error: the caller fails closed.
@@ -234,15 +242,19 @@ impl SecretFile {
             if !(10..=300).contains(&d.period) {
                 return e(format!("device `{}`: period = {} (10 to 300 seconds allowed)", d.name, d.period));
             }
+            if d.window.is_some_and(|w| w > 10) {
+                return e(format!("device `{}`: window out of range (0 to 10 allowed)", d.name));
+            }
         }
-        if let Some(r) = &self.recovery {
+        for (name, codes) in [("recovery", &self.recovery), ("legacy_scratch", &self.legacy_scratch)] {
+            let Some(r) = codes else { continue };
             r.kdf.check().map_err(FormatError)?;
-            decode_salt(&r.salt).map_err(|m| FormatError(format!("recovery: {m}")))?;
+            decode_salt(&r.salt).map_err(|m| FormatError(format!("{name}: {m}")))?;
             if r.hashes.len() > MAX_RECOVERY_CODES {
-                return e(format!("recovery: {} codes, at most {MAX_RECOVERY_CODES} allowed", r.hashes.len()));
+                return e(format!("{name}: {} codes, at most {MAX_RECOVERY_CODES} allowed", r.hashes.len()));
             }
             for h in &r.hashes {
-                decode_hash(h).map_err(|m| FormatError(format!("recovery: {m}")))?;
+                decode_hash(h).map_err(|m| FormatError(format!("{name}: {m}")))?;
             }
         }
         if let Some(p) = &self.pass {
@@ -271,14 +283,20 @@ impl SecretFile {
 
     /// Replaces the recovery codes with hashes of `codes` (canonical form), under a new salt.
     pub fn set_recovery_codes(&mut self, codes: &[Zeroizing<String>], now: UnixTime) -> Result<(), String> {
-        let params = KdfParams::default();
-        let salt = kdf::new_salt()?;
-        let mut hashes = Vec::with_capacity(codes.len());
-        for c in codes {
-            let h = kdf::hash(params, kdf::Purpose::Recovery, &salt, c)?;
-            hashes.push(BASE64.encode(h.as_ref()));
+        self.recovery = Some(RecoveryCodes::hash_all(kdf::Purpose::Recovery, codes, now)?);
+        Ok(())
+    }
+
+    /// Stores google-authenticator scratch codes (8 digits each) as hashes.
+    pub fn set_legacy_scratch_codes(&mut self, codes: &[Zeroizing<String>], now: UnixTime) -> Result<(), String> {
+        if let Some(bad) = codes.iter().find(|c| c.len() != 8 || !c.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(format!("scratch code of {} characters is not 8 digits", bad.len()));
         }
-        self.recovery = Some(RecoveryCodes { kdf: params, salt: BASE64.encode(&salt), hashes, created: now });
+        self.legacy_scratch = if codes.is_empty() {
+            None
+        } else {
+            Some(RecoveryCodes::hash_all(kdf::Purpose::Scratch, codes, now)?)
+        };
         Ok(())
     }
 
@@ -296,6 +314,27 @@ impl SecretFile {
             issued_by: issued_by.to_string(),
         });
         Ok(())
+    }
+}
+
+impl RecoveryCodes {
+    fn hash_all(purpose: kdf::Purpose, codes: &[Zeroizing<String>], now: UnixTime) -> Result<RecoveryCodes, String> {
+        let params = KdfParams::default();
+        let salt = kdf::new_salt()?;
+        let mut hashes = Vec::with_capacity(codes.len());
+        for c in codes {
+            let h = kdf::hash(params, purpose, &salt, c)?;
+            hashes.push(BASE64.encode(h.as_ref()));
+        }
+        Ok(RecoveryCodes { kdf: params, salt: BASE64.encode(&salt), hashes, created: now })
+    }
+
+    /// Index of the code matching `code`: one argon2id evaluation however many remain.
+    pub fn find(&self, purpose: kdf::Purpose, code: &str) -> Result<Option<usize>, String> {
+        let salt = decode_salt(&self.salt)?;
+        let stored = self.hashes.iter().map(|h| decode_hash(h)).collect::<Result<Vec<_>, _>>()?;
+        let h = kdf::hash(self.kdf, purpose, &salt, code)?;
+        Ok(kdf::find(&h, &stored))
     }
 }
 
@@ -332,6 +371,7 @@ mod tests {
             period: 30,
             created: 1,
             last_step: 0,
+            window: None,
         });
         f
     }

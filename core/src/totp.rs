@@ -80,6 +80,7 @@ mod tests {
             period: 30,
             created: 0,
             last_step: 0,
+            window: None,
         }
     }
 

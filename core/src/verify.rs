@@ -67,12 +67,12 @@ fn decide_totp(file: &SecretFile, code: &str, config: &Config, now: UnixTime, or
         ));
         return d;
     }
-    if file.devices.is_empty() {
+    if file.devices.is_empty() && file.legacy_scratch.is_none() {
         return Decision::deny("totp", "no authenticator device is enrolled");
     }
     let mut replayed_on = None;
     for (i, device) in file.devices.iter().enumerate() {
-        match totp::check(device, code, now, config.window) {
+        match totp::check(device, code, now, device.window.unwrap_or(config.window)) {
             Ok(Match::Fresh(step)) => {
                 let mut next = file.clone();
                 next.devices[i].last_step = step;
@@ -88,6 +88,30 @@ fn decide_totp(file: &SecretFile, code: &str, config: &Config, now: UnixTime, or
             Ok(Match::Replayed) => replayed_on = Some(device.name.as_str()),
             Ok(Match::None) => {}
             Err(e) => return Decision::deny("totp", format!("device {}: {e}", device.name)),
+        }
+    }
+    // Imported scratch codes are 8 digits: checked only when no device uses 8 digits, so a
+    // TOTP code never costs an argon2 evaluation.
+    if let Some(scratch) = file.legacy_scratch.as_ref().filter(|_| code.len() == 8) {
+        if !file.devices.iter().any(|d| d.digits == 8) {
+            match scratch.find(Purpose::Scratch, code) {
+                Ok(Some(i)) => {
+                    let mut next = file.clone();
+                    if let Some(s) = next.legacy_scratch.as_mut() {
+                        s.hashes.remove(i);
+                    }
+                    record_login(&mut next, now, origin, "recovery");
+                    return Decision {
+                        accepted: true,
+                        method: "recovery",
+                        reason: "imported google-authenticator scratch code accepted".into(),
+                        notice: Some("Scratch code accepted; it cannot be used again. Run `twofold recovery regenerate` for stronger codes.".into()),
+                        update: Some(next),
+                    };
+                }
+                Ok(None) => {}
+                Err(e) => return Decision::deny("recovery", format!("scratch codes unreadable: {e}")),
+            }
         }
     }
     let mut next = file.clone();
@@ -114,17 +138,11 @@ fn decide_recovery(file: &SecretFile, code: &str, now: UnixTime, origin: &Origin
     let Some(rec) = file.recovery.as_ref().filter(|r| !r.hashes.is_empty()) else {
         return Decision::deny("recovery", "no recovery codes are left");
     };
-    let stored: Result<Vec<_>, _> = rec.hashes.iter().map(|h| decode_hash(h)).collect();
-    let (Ok(salt), Ok(stored)) = (decode_salt(&rec.salt), stored) else {
-        return Decision::deny("recovery", "recovery code hashes are unreadable");
-    };
     // One argon2id evaluation, however many codes remain.
-    let h = match kdf::hash(rec.kdf, Purpose::Recovery, &salt, code) {
-        Ok(h) => h,
-        Err(e) => return Decision::deny("recovery", e),
-    };
-    let Some(i) = kdf::find(&h, &stored) else {
-        return Decision::deny("recovery", "recovery code does not match (wrong or already used)");
+    let i = match rec.find(Purpose::Recovery, code) {
+        Ok(Some(i)) => i,
+        Ok(None) => return Decision::deny("recovery", "recovery code does not match (wrong or already used)"),
+        Err(e) => return Decision::deny("recovery", format!("recovery codes unreadable: {e}")),
     };
     let mut next = file.clone();
     if let Some(r) = next.recovery.as_mut() {
@@ -193,6 +211,7 @@ mod tests {
             period: 30,
             created: 0,
             last_step: 0,
+            window: None,
         });
         f
     }
