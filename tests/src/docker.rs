@@ -1,0 +1,144 @@
+//! The `docker` command line, and nothing else: start a container, run a shell script in it,
+//! remove it.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+use crate::output::Output;
+
+const DEFAULT_IMAGE: &str = "twofold-e2e:latest";
+
+/// A running container, removed on drop (unless `TWOFOLD_E2E_KEEP=1`).
+pub(crate) struct Container {
+    name: String,
+    _slot: Slot,
+}
+
+impl Container {
+    /// Starts a container of the test image with no network. It only sleeps; the harness
+    /// starts the daemons it needs with `docker exec`. The sleep also bounds the life of a
+    /// container whose test process was killed before it could remove it.
+    pub(crate) fn start() -> Container {
+        let image = image();
+        let slot = Slot::acquire();
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "twofold-e2e-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let out = docker(&[
+            "run", "--detach", "--rm", "--network", "none", "--hostname", "twofold-e2e",
+            "--label", "twofold-e2e", "--name", &name, image, "sleep", "900",
+        ]);
+        assert!(out.success(), "could not start a container of {image}:\n{out}");
+        Container { name, _slot: slot }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `script` with `sh -c` as `user`, `stdin` on its standard input.
+    pub(crate) fn exec(&self, user: &str, script: &str, stdin: &[u8]) -> Output {
+        let mut child = Command::new("docker")
+            .args(["exec", "--interactive", "--user", user, &self.name, "sh", "-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| no_docker(e));
+        let mut input = child.stdin.take().expect("stdin is piped");
+        // A command that exits without reading its input closes the pipe: not our concern.
+        let _ = input.write_all(stdin);
+        drop(input);
+        let out = child.wait_with_output().expect("waiting for docker exec");
+        Output {
+            command: format!("[{user}] {script}"),
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            prompts: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if std::env::var_os("TWOFOLD_E2E_KEEP").is_some_and(|v| v == "1") {
+            eprintln!("TWOFOLD_E2E_KEEP=1: leaving container {} running", self.name);
+            return;
+        }
+        let _ = Command::new("docker")
+            .args(["rm", "--force", "--volumes", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The image under test; checked once per process so a missing image gives one clear message.
+fn image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let image = std::env::var("TWOFOLD_E2E_IMAGE").unwrap_or_else(|_| DEFAULT_IMAGE.into());
+        let out = docker(&["image", "inspect", "--format", "{{.Id}}", &image]);
+        assert!(
+            out.success(),
+            "the test image {image} does not exist: run scripts/e2e-image.sh first \
+             (it builds the packages and the image)\n{out}"
+        );
+        image
+    })
+}
+
+fn docker(args: &[&str]) -> Output {
+    let out = Command::new("docker").args(args).output().unwrap_or_else(|e| no_docker(e));
+    Output {
+        command: format!("docker {}", args.join(" ")),
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        prompts: Vec::new(),
+    }
+}
+
+fn no_docker(e: std::io::Error) -> ! {
+    panic!(
+        "cannot run `docker` ({e}). The end-to-end suite is the product's proof and needs a \
+         Docker engine; it fails rather than skips without one."
+    )
+}
+
+/// Bounds how many containers run at once (`TWOFOLD_E2E_JOBS`, default 4), whatever
+/// parallelism the test runner picks: on two cores more only makes every login slower.
+struct Slot;
+
+static RUNNING: Mutex<usize> = Mutex::new(0);
+static FREED: Condvar = Condvar::new();
+
+impl Slot {
+    fn acquire() -> Slot {
+        let limit = std::env::var("TWOFOLD_E2E_JOBS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(4);
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= limit {
+            running = FREED.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        *running -= 1;
+        FREED.notify_one();
+    }
+}

@@ -1,0 +1,421 @@
+//! A machine under test, declared in a few lines and built as a fresh container.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::auth_log::Decision;
+use crate::docker::Container;
+use crate::login::{quote, SshLogin, SudoRun};
+use crate::output::Output;
+
+/// How sshd authenticates. Each variant writes `/etc/ssh/sshd_config.d/twofold-e2e.conf`
+/// and `/etc/pam.d/sshd`; a later `.file()` of either path replaces what it wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SshAuth {
+    /// Public key only; PAM's auth stack is never asked. Proves the harness without twofold.
+    Publickey,
+    /// Public key, then a keyboard-interactive round where PAM asks pam_twofold for a code.
+    PublickeyThenTotp,
+    /// Keyboard-interactive only: pam_unix asks for the password, then pam_twofold for a code.
+    PasswordThenTotp,
+}
+
+/// How sudo authenticates (`/etc/pam.d/sudo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SudoAuth {
+    /// The packaged example `/etc/pam.d/sudo`: the password (common-auth), then a code.
+    PasswordThenTotp,
+    /// Debian's own `/etc/pam.d/sudo` (`@include common-auth`), left as installed; for tests
+    /// that change the common stack themselves, e.g. with pam-auth-update.
+    DebianDefault,
+}
+
+/// Where the package puts its example PAM files; the suite installs those, so it tests
+/// what administrators are told to copy.
+const EXAMPLES: &str = "/usr/share/doc/twofold/examples";
+
+/// Stand-ins for the packaged examples while a build without them is tested (bare binaries).
+const FALLBACK_SSHD: &str = "\
+auth     required  pam_twofold.so
+auth     required  pam_permit.so
+@include common-account
+@include common-session
+@include common-password
+";
+const FALLBACK_SSHD_PASSWORD: &str = "\
+@include common-auth
+auth     required  pam_twofold.so
+@include common-account
+@include common-session
+@include common-password
+";
+const FALLBACK_SUDO: &str = "\
+@include common-auth
+auth     required  pam_twofold.so
+@include common-account
+@include common-session-noninteractive
+";
+
+/// What a file written during setup contains.
+enum Contents {
+    Text(String),
+    /// A packaged example (`EXAMPLES/NAME`), or the fallback if the image has none.
+    Example { name: &'static str, fallback: &'static str },
+}
+
+/// A user account: home directory, a password, root's public key in `authorized_keys`.
+#[derive(Clone, Debug)]
+pub struct User {
+    name: String,
+    password: String,
+    groups: Vec<String>,
+}
+
+impl User {
+    /// Password defaults to `NAME-password`.
+    pub fn new(name: &str) -> User {
+        User { name: name.into(), password: format!("{name}-password"), groups: Vec::new() }
+    }
+
+    /// Also a member of `group` (created if needed).
+    pub fn group(mut self, group: &str) -> User {
+        self.groups.push(group.into());
+        self
+    }
+
+    pub fn password(mut self, password: &str) -> User {
+        self.password = password.into();
+        self
+    }
+}
+
+impl From<&str> for User {
+    fn from(name: &str) -> User {
+        User::new(name)
+    }
+}
+
+/// Declares a machine: `Host::new().user("alice").enrolled("alice").sshd(..).build()`.
+#[must_use = "call .build()"]
+#[derive(Default)]
+pub struct HostBuilder {
+    users: Vec<User>,
+    enrolled: Vec<String>,
+    sshd: Option<SshAuth>,
+    sudo: Option<SudoAuth>,
+    sudoers: Vec<String>,
+    config: Option<String>,
+    files: Vec<(String, String)>,
+}
+
+impl HostBuilder {
+    pub fn user(mut self, user: impl Into<User>) -> Self {
+        self.users.push(user.into());
+        self
+    }
+
+    /// Enrolls `user` with `twofold --json --user USER enroll --no-confirm` once the machine
+    /// runs; [`Host::enrollment`] has the secret and recovery codes it printed.
+    pub fn enrolled(mut self, user: &str) -> Self {
+        self.enrolled.push(user.into());
+        self
+    }
+
+    /// Starts sshd on 127.0.0.1:22, authenticating as `auth` says.
+    pub fn sshd(mut self, auth: SshAuth) -> Self {
+        self.sshd = Some(auth);
+        self
+    }
+
+    /// Sets sudo's PAM stack.
+    pub fn sudo(mut self, auth: SudoAuth) -> Self {
+        self.sudo = Some(auth);
+        self
+    }
+
+    /// `USER ALL=(ALL:ALL) ALL` in sudoers.
+    pub fn sudoer(mut self, user: &str) -> Self {
+        self.sudoers.push(user.into());
+        self
+    }
+
+    /// The contents of `/etc/twofold/twofold.toml` (without it: no file, built-in defaults).
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config = Some(toml.into());
+        self
+    }
+
+    /// A file owned by root, mode 0644, written after everything else the builder writes.
+    pub fn file(mut self, path: &str, contents: &str) -> Self {
+        self.files.push((path.into(), contents.into()));
+        self
+    }
+
+    /// Starts the container, sets it up and returns once its daemons accept logins.
+    /// Panics (failing the test) when Docker or the image is missing.
+    #[track_caller]
+    pub fn build(self) -> Host {
+        let container = Container::start();
+        let mut host = Host { container, enrollments: BTreeMap::new() };
+        let script = self.setup_script();
+        host.container.exec("root", &script, b"").assert_success();
+        for user in &self.enrolled {
+            let out = host.twofold(&format!("--json --user {user} enroll --no-confirm"));
+            out.assert_success();
+            host.enrollments.insert(user.clone(), Enrollment::from_json(&out));
+        }
+        host
+    }
+
+    fn setup_script(&self) -> String {
+        let mut s = String::from("set -eu\n");
+        for user in &self.users {
+            for group in &user.groups {
+                s += &format!("getent group {0} >/dev/null || groupadd {0}\n", quote(group));
+            }
+            let groups = if user.groups.is_empty() {
+                String::new()
+            } else {
+                format!("-G {} ", quote(&user.groups.join(",")))
+            };
+            let name = quote(&user.name);
+            s += &format!("useradd --create-home --shell /bin/bash {groups}{name}\n");
+            s += &format!("printf '%s:%s\\n' {name} {} | chpasswd\n", quote(&user.password));
+            s += &format!(
+                "install -d -m 700 -o {name} -g {name} /home/{name}/.ssh\n\
+                 install -m 600 -o {name} -g {name} /root/.ssh/id_ed25519.pub \
+                 /home/{name}/.ssh/authorized_keys\n"
+            );
+        }
+        let mut files: Vec<(&str, Contents)> = Vec::new();
+        if let Some(config) = &self.config {
+            files.push(("/etc/twofold/twofold.toml", Contents::Text(config.clone())));
+        }
+        if let Some(auth) = self.sshd {
+            let (methods, pam) = match auth {
+                SshAuth::Publickey => ("publickey", None),
+                SshAuth::PublickeyThenTotp => (
+                    "publickey,keyboard-interactive",
+                    Some(Contents::Example { name: "pam.d-sshd", fallback: FALLBACK_SSHD }),
+                ),
+                SshAuth::PasswordThenTotp => (
+                    "keyboard-interactive",
+                    Some(Contents::Example {
+                        name: "pam.d-sshd-password",
+                        fallback: FALLBACK_SSHD_PASSWORD,
+                    }),
+                ),
+            };
+            files.push((
+                "/etc/ssh/sshd_config.d/twofold-e2e.conf",
+                Contents::Text(format!(
+                    "ListenAddress 127.0.0.1\n\
+                     UsePAM yes\n\
+                     KbdInteractiveAuthentication yes\n\
+                     PasswordAuthentication no\n\
+                     AuthenticationMethods {methods}\n\
+                     MaxStartups 100\n\
+                     PrintMotd no\n"
+                )),
+            ));
+            if let Some(pam) = pam {
+                files.push(("/etc/pam.d/sshd", pam));
+            }
+        }
+        if self.sudo == Some(SudoAuth::PasswordThenTotp) {
+            let sudo = Contents::Example { name: "pam.d-sudo", fallback: FALLBACK_SUDO };
+            files.push(("/etc/pam.d/sudo", sudo));
+        }
+        if !self.sudoers.is_empty() {
+            // One try per sudo: a wrong answer fails at once instead of prompting again.
+            let mut sudoers = String::from("Defaults lecture=never, passwd_tries=1\n");
+            for user in &self.sudoers {
+                sudoers += &format!("{user} ALL=(ALL:ALL) ALL\n");
+            }
+            files.push(("/etc/sudoers.d/twofold-e2e", Contents::Text(sudoers)));
+        }
+        for (path, contents) in &self.files {
+            files.push((path, Contents::Text(contents.clone())));
+        }
+        s += &format!(
+            "example() {{ for f in {EXAMPLES}/$1 {EXAMPLES}/debian/$1; do \
+             [ -f \"$f\" ] && {{ cat \"$f\"; return; }}; \
+             [ -f \"$f.gz\" ] && {{ zcat \"$f.gz\"; return; }}; done; return 1; }}\n"
+        );
+        for (path, contents) in &files {
+            let path = quote(path);
+            s += &format!("mkdir -p \"$(dirname {path})\"\n");
+            match contents {
+                Contents::Text(text) => s += &format!("printf '%s' {} >{path}\n", quote(text)),
+                Contents::Example { name, fallback } => {
+                    s += &format!(
+                        "example {name} >{path} || printf '%s' {} >{path}\n",
+                        quote(fallback)
+                    )
+                }
+            }
+            s += &format!("chmod 0644 {path}\n");
+        }
+        if !self.sudoers.is_empty() {
+            s += "chmod 0440 /etc/sudoers.d/twofold-e2e\n";
+        }
+        s += if self.sshd.is_some() { "start-services sshd\n" } else { "start-services\n" };
+        s
+    }
+}
+
+/// What `twofold --json enroll` printed for a user.
+#[derive(Clone, Debug)]
+pub struct Enrollment {
+    pub device: String,
+    pub secret: String,
+    pub uri: String,
+    pub recovery_codes: Vec<String>,
+}
+
+impl Enrollment {
+    #[track_caller]
+    fn from_json(out: &Output) -> Enrollment {
+        let json = out.json();
+        let text = |key: &str| {
+            json[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("enroll JSON has no string {key:?}:\n{out}"))
+                .to_owned()
+        };
+        let recovery_codes = json["recovery_codes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("enroll JSON has no recovery_codes:\n{out}"))
+            .iter()
+            .map(|c| c.as_str().expect("recovery code is a string").to_owned())
+            .collect();
+        Enrollment { device: text("device"), secret: text("secret"), uri: text("uri"), recovery_codes }
+    }
+}
+
+/// A running machine under test. Dropping it removes the container.
+pub struct Host {
+    container: Container,
+    enrollments: BTreeMap<String, Enrollment>,
+}
+
+impl Host {
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    pub(crate) fn container(&self) -> &Container {
+        &self.container
+    }
+
+    /// The container's name, for `docker exec -it NAME bash` with `TWOFOLD_E2E_KEEP=1`.
+    pub fn name(&self) -> &str {
+        self.container.name()
+    }
+
+    pub fn ssh(&self, user: &str) -> SshLogin<'_> {
+        SshLogin::new(self, user)
+    }
+
+    pub fn sudo(&self, user: &str) -> SudoRun<'_> {
+        SudoRun::new(self, user)
+    }
+
+    /// Runs a shell command as root.
+    pub fn run(&self, command: &str) -> Output {
+        self.container.exec("root", command, b"")
+    }
+
+    /// Runs a shell command as `user`.
+    pub fn run_as(&self, user: &str, command: &str) -> Output {
+        self.container.exec(user, command, b"")
+    }
+
+    /// Runs the CLI as root: `host.twofold("--json admin issue-pass alice --ttl 10m")`.
+    pub fn twofold(&self, args: &str) -> Output {
+        self.run(&format!("twofold {args}"))
+    }
+
+    /// What `twofold enroll` printed for `user` during build.
+    #[track_caller]
+    pub fn enrollment(&self, user: &str) -> &Enrollment {
+        self.enrollments
+            .get(user)
+            .unwrap_or_else(|| panic!("{user} was not declared .enrolled()"))
+    }
+
+    /// The current TOTP code of `user`'s enrolled device, from oathtool in the container.
+    #[track_caller]
+    pub fn totp(&self, user: &str) -> String {
+        self.totp_of_secret(&self.enrollment(user).secret.clone(), 0)
+    }
+
+    /// The code of `user`'s device `steps` time steps (30 s) from now.
+    #[track_caller]
+    pub fn totp_in_steps(&self, user: &str, steps: i64) -> String {
+        self.totp_of_secret(&self.enrollment(user).secret.clone(), steps)
+    }
+
+    /// The code for a base32 `secret` `steps` time steps from now:
+    /// `oathtool --totp -b -N 'now + 30*steps seconds' SECRET`.
+    #[track_caller]
+    pub fn totp_of_secret(&self, secret: &str, steps: i64) -> String {
+        let out = self.run(&format!(
+            "oathtool --totp -b -N 'now {:+} seconds' {}",
+            steps * 30,
+            quote(secret)
+        ));
+        out.assert_success();
+        out.stdout.trim().to_owned()
+    }
+
+    /// Six digits that are none of the codes of `user`'s devices from two steps back to
+    /// two steps ahead, so a guaranteed wrong code.
+    #[track_caller]
+    pub fn wrong_code(&self, user: &str) -> String {
+        let out = self.run(&format!(
+            "oathtool --totp -b -w 4 -N 'now - 60 seconds' {}",
+            quote(&self.enrollment(user).secret)
+        ));
+        out.assert_success();
+        ["123456", "654321", "000000", "999999"]
+            .into_iter()
+            .find(|candidate| !out.stdout.lines().any(|code| code.trim() == *candidate))
+            .expect("four codes cannot all be valid")
+            .to_owned()
+    }
+
+    /// The decisions pam_twofold has logged so far, oldest first, once there are at least
+    /// `count` of them (rsyslog writes asynchronously). Panics after 5 s with the whole log.
+    #[track_caller]
+    pub fn decisions(&self, count: usize) -> Vec<Decision> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.auth_log();
+            let decisions: Vec<Decision> = log.lines().filter_map(Decision::parse).collect();
+            if decisions.len() >= count {
+                return decisions;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "expected at least {count} pam_twofold decisions in /var/log/auth.log, \
+                     found {}:\n{log}",
+                    decisions.len()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The `count`th decision (1-based) logged by pam_twofold, waiting for it if need be.
+    #[track_caller]
+    pub fn decision(&self, nth: usize) -> Decision {
+        self.decisions(nth).swap_remove(nth - 1)
+    }
+
+    /// The whole of `/var/log/auth.log`.
+    pub fn auth_log(&self) -> String {
+        self.run("cat /var/log/auth.log").stdout
+    }
+}

@@ -1,0 +1,118 @@
+//! Logins as a person would make them: `ssh` to 127.0.0.1 inside the container, and `sudo`.
+
+use crate::host::Host;
+use crate::output::Output;
+
+/// An ssh login in preparation: `host.ssh("alice").answer_with(&code).run()`.
+#[must_use = "call .run()"]
+pub struct SshLogin<'h> {
+    host: &'h Host,
+    user: String,
+    answers: Vec<String>,
+    command: String,
+}
+
+impl<'h> SshLogin<'h> {
+    pub(crate) fn new(host: &'h Host, user: &str) -> Self {
+        SshLogin { host, user: user.into(), answers: Vec::new(), command: "id -un".into() }
+    }
+
+    /// The answer to the next prompt (password, code). Prompts beyond the answers get "".
+    pub fn answer_with(mut self, answer: &str) -> Self {
+        self.answers.push(answer.into());
+        self
+    }
+
+    /// The remote command (default `id -un`, so stdout names the user logged in).
+    pub fn command(mut self, command: &str) -> Self {
+        self.command = command.into();
+        self
+    }
+
+    /// Runs the client as root of the container with root's key pair, which every user's
+    /// `authorized_keys` holds. Keyboard-interactive prompts go to the askpass script
+    /// (`SSH_ASKPASS_REQUIRE=force`, no terminal thanks to `setsid -w` and `</dev/null`), which
+    /// records them. `NumberOfPasswordPrompts=1`: otherwise one wrong code is three attempts.
+    pub fn run(self) -> Output {
+        let mut answers = String::new();
+        for answer in &self.answers {
+            answers.push_str(answer);
+            answers.push('\n');
+        }
+        let ssh = format!(
+            "ssh -o NumberOfPasswordPrompts=1 -l {} 127.0.0.1 {}",
+            quote(&self.user),
+            quote(&self.command)
+        );
+        // Prints status, stdout, stderr and the prompts, separated by NUL bytes.
+        let script = format!(
+            r#"d=$(mktemp -d /tmp/login.XXXXXX)
+printf '%s' {answers} >"$d/answers"
+: >"$d/prompts"
+SSH_ASKPASS=/usr/local/bin/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=none ASKPASS_DIR="$d" \
+    timeout 30 setsid -w {ssh} </dev/null >"$d/stdout" 2>"$d/stderr"
+printf '%s\0' "$?"; cat "$d/stdout"; printf '\0'; cat "$d/stderr"; printf '\0'; cat "$d/prompts"
+rm -rf "$d""#,
+            answers = quote(&answers),
+        );
+        let raw = self.host.container().exec("root", &script, b"");
+        let mut parts = raw.stdout.splitn(4, '\0');
+        let mut next = || parts.next().unwrap_or_default().to_owned();
+        let (status, stdout, stderr, prompts) = (next(), next(), next(), next());
+        let Ok(status) = status.parse::<i32>() else {
+            panic!("the login script itself failed:\n{raw}");
+        };
+        Output {
+            command: format!("{ssh}   (answers {:?})", self.answers),
+            status,
+            stdout,
+            stderr,
+            prompts: prompts.split_terminator('\0').map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// A sudo command in preparation: `host.sudo("alice").answer_with(&code).run()`.
+#[must_use = "call .run()"]
+pub struct SudoRun<'h> {
+    host: &'h Host,
+    user: String,
+    answers: Vec<String>,
+    command: String,
+}
+
+impl<'h> SudoRun<'h> {
+    pub(crate) fn new(host: &'h Host, user: &str) -> Self {
+        SudoRun { host, user: user.into(), answers: Vec::new(), command: "id -un".into() }
+    }
+
+    /// A line for sudo to read from stdin for the next prompt.
+    pub fn answer_with(mut self, answer: &str) -> Self {
+        self.answers.push(answer.into());
+        self
+    }
+
+    /// The command sudo runs as root (default `id -un`, so stdout says `root`).
+    pub fn command(mut self, command: &str) -> Self {
+        self.command = command.into();
+        self
+    }
+
+    /// `sudo -k -S`: never a cached credential, answers read from stdin, prompts on stderr.
+    pub fn run(self) -> Output {
+        let script = format!("timeout 30 sudo -k -S -- sh -c {}", quote(&self.command));
+        let mut stdin = String::new();
+        for answer in &self.answers {
+            stdin.push_str(answer);
+            stdin.push('\n');
+        }
+        let mut out = self.host.container().exec(&self.user, &script, stdin.as_bytes());
+        out.command = format!("{}   (answers {:?})", out.command, self.answers);
+        out
+    }
+}
+
+/// Quotes `s` for sh.
+pub(crate) fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}

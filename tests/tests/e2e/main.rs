@@ -1,0 +1,17 @@
+//! twofold end to end: real sshd and sudo logins through the installed package, one fresh
+//! container per test. Build the image first with `scripts/e2e-image.sh`; see the
+//! `twofold_e2e` crate for the harness.
+
+mod access_pass;
+mod break_glass;
+mod brute_force;
+mod concurrency;
+mod devices;
+mod fail_closed;
+mod harness;
+mod pam_auth_update;
+mod recovery;
+mod ssh_password;
+mod ssh_totp;
+mod sudo;
+mod unenrolled;
