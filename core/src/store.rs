@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::secret::{SecretFile, MAX_FILE_BYTES};
 use nix::errno::Errno;
 use nix::fcntl::{openat, renameat, Flock, FlockArg, OFlag};
-use nix::sys::stat::{fstat, mkdirat, FileStat, Mode, SFlag};
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
 use nix::unistd::{fsync, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::fmt;
 use std::io::{Read, Write};
@@ -261,6 +262,13 @@ impl SecretStore {
             Err(Errno::ENOENT) => return Ok(None),
             Err(Errno::ELOOP) => {
                 return Err(StoreError::new(&path, "is a symlink", "replace it with the real file; twofold never follows symlinks"))
+            }
+            Err(Errno::EACCES) => {
+                // Say why, if the reason is a wrong owner (the usual case).
+                if let Ok(st) = fstatat(&self.dir, self.loc.file.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                    check_file(&st, &path, self.loc.owner)?;
+                }
+                return Err(StoreError::io(&path, "open", Errno::EACCES));
             }
             Err(e) => return Err(StoreError::io(&path, "open", e)),
         };

@@ -1,0 +1,297 @@
+//! A throw-away host for loading the built `pam_twofold.so` into real libpam, without root
+//! changes to the machine and without Docker: pamtester runs under pam_wrapper (a private
+//! pam.d) and nss_wrapper (private users), in a private mount namespace where /run/syslog is
+//! our socket, so the module's auth-log lines can be asserted on.
+#![allow(dead_code)]
+
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use twofold_core::account::Account;
+use twofold_core::codes::{generate, grouped, RECOVERY_LEN};
+use twofold_core::secret::{Algorithm, Device, SecretFile, SecretKey};
+use twofold_core::store::{Location, Owner, SecretStore};
+use zeroize::Zeroizing;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The cdylib cargo built next to this test binary (in `deps/`: the copy one level up is
+/// only refreshed by a plain `cargo build`).
+fn module_path() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let so = exe.parent().unwrap().join("libpam_twofold.so");
+    assert!(so.exists(), "{} not built", so.display());
+    so
+}
+
+pub struct Host {
+    pub root: PathBuf,
+    pub so: PathBuf,
+    pub logs: Arc<Mutex<Vec<String>>>,
+    _socket: Arc<UnixDatagram>,
+    passwd: String,
+    group: String,
+    pub stack: String,
+}
+
+pub struct Enrolled {
+    pub secret: Vec<u8>,
+    pub recovery: Vec<String>,
+}
+
+impl Enrolled {
+    pub fn base32(&self) -> String {
+        data_encoding::BASE32_NOPAD.encode(&self.secret)
+    }
+    /// The code at `t`, from the core's own TOTP.
+    pub fn code_at(&self, t: u64) -> String {
+        let d = device("x", &self.secret);
+        twofold_core::totp::code_at(&d, t).unwrap().to_string()
+    }
+}
+
+pub fn device(name: &str, secret: &[u8]) -> Device {
+    Device {
+        name: name.into(),
+        secret: SecretKey::from_bytes(secret),
+        algorithm: Algorithm::SHA1,
+        digits: 6,
+        period: 30,
+        created: 0,
+        last_step: 0,
+        window: None,
+    }
+}
+
+pub struct Login {
+    pub output: Output,
+    pub logs: Vec<String>,
+}
+
+impl Login {
+    pub fn succeeded(&self) -> bool {
+        self.output.status.success()
+    }
+    pub fn assert_success(&self) -> &Self {
+        assert!(self.succeeded(), "login failed: {}\nlogs: {:#?}", self.text(), self.logs);
+        self
+    }
+    pub fn assert_denied(&self) -> &Self {
+        assert!(!self.succeeded(), "login succeeded: {}\nlogs: {:#?}", self.text(), self.logs);
+        self
+    }
+    pub fn assert_log(&self, needle: &str) -> &Self {
+        assert!(self.logs.iter().any(|l| l.contains(needle)), "no log line with {needle:?}: {:#?}", self.logs);
+        self
+    }
+    pub fn text(&self) -> String {
+        format!("{}{}", String::from_utf8_lossy(&self.output.stdout), String::from_utf8_lossy(&self.output.stderr))
+    }
+}
+
+impl Host {
+    pub fn new() -> Host {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let root = PathBuf::from(format!("/tmp/twofold-pamtest-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for d in ["pam.d", "run", "home"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        for d in ["", "home", "run"] {
+            std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let sock_path = root.join("run/syslog");
+        let socket = Arc::new(UnixDatagram::bind(&sock_path).unwrap());
+        std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        {
+            let (socket, logs) = (Arc::clone(&socket), Arc::clone(&logs));
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 8192];
+                loop {
+                    match socket.recv(&mut buf) {
+                        Ok(n) => logs.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                            if Arc::strong_count(&socket) == 1 {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        let so = module_path();
+        let mut host = Host {
+            stack: String::new(),
+            passwd: "root:x:0:0:root:/root:/bin/sh\n".into(),
+            group: "root:x:0:\n".into(),
+            root,
+            so,
+            logs,
+            _socket: socket,
+        };
+        host.stack(&format!("auth required {} config={}\nauth optional pam_permit.so\n", host.so.display(), host.config_path().display()));
+        host
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("twofold.toml")
+    }
+
+    pub fn config(&mut self, text: &str) -> &mut Self {
+        std::fs::write(self.config_path(), text).unwrap();
+        self
+    }
+
+    pub fn stack(&mut self, text: &str) -> &mut Self {
+        self.stack = text.to_string();
+        std::fs::write(self.root.join("pam.d/twofold"), text).unwrap();
+        self
+    }
+
+    pub fn home(&self, user: &str) -> PathBuf {
+        self.root.join("home").join(user)
+    }
+
+    /// Adds a user with a home directory of its own (mode 0755).
+    pub fn user(&mut self, name: &str, uid: u32) -> &mut Self {
+        let home = self.home(name);
+        std::fs::create_dir_all(&home).unwrap();
+        chown(&home, Some(uid), Some(uid)).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self.passwd.push_str(&format!("{name}:x:{uid}:{uid}::{}:/bin/sh\n", home.display()));
+        self.group.push_str(&format!("{name}:x:{uid}:\n"));
+        self.write_nss();
+        self
+    }
+
+    pub fn group(&mut self, name: &str, gid: u32, members: &[&str]) -> &mut Self {
+        self.group.push_str(&format!("{name}:x:{gid}:{}\n", members.join(",")));
+        self.write_nss();
+        self
+    }
+
+    fn write_nss(&self) {
+        std::fs::write(self.root.join("passwd"), &self.passwd).unwrap();
+        std::fs::write(self.root.join("group"), &self.group).unwrap();
+    }
+
+    fn nss_env(&self, cmd: &mut Command) {
+        cmd.env("LD_PRELOAD", "libpam_wrapper.so libnss_wrapper.so")
+            .env("PAM_WRAPPER", "1")
+            .env("PAM_WRAPPER_SERVICE_DIR", self.root.join("pam.d"))
+            .env("NSS_WRAPPER_PASSWD", self.root.join("passwd"))
+            .env("NSS_WRAPPER_GROUP", self.root.join("group"));
+    }
+
+    /// Where the default configuration puts a user's secret file.
+    pub fn secret_path(&self, user: &str) -> PathBuf {
+        self.home(user).join(".config/twofold/secrets.toml")
+    }
+
+    /// Enrolls `user` (self-enrollment layout, files owned by the user) with one device and
+    /// `recovery` recovery codes, through the core's own storage code.
+    pub fn enroll(&self, user: &str, uid: u32, recovery: usize) -> Enrolled {
+        let mut secret = vec![0u8; 20];
+        getrandom_fill(&mut secret);
+        let mut file = SecretFile::new();
+        file.devices.push(device("phone", &secret));
+        let codes: Vec<Zeroizing<String>> = (0..recovery).map(|_| generate(RECOVERY_LEN).unwrap()).collect();
+        if recovery > 0 {
+            file.set_recovery_codes(&codes, now()).unwrap();
+        }
+        self.write_file(user, uid, &file);
+        Enrolled { secret, recovery: codes.iter().map(|c| grouped(c)).collect() }
+    }
+
+    pub fn location(&self, user: &str, uid: u32) -> Location {
+        let p = self.secret_path(user);
+        Location::from_path(p.to_str().unwrap(), Owner::User { uid, gid: uid }).unwrap()
+    }
+
+    pub fn write_file(&self, user: &str, uid: u32, file: &SecretFile) {
+        let store = SecretStore::open_or_create(&self.location(user, uid)).unwrap();
+        let lock = store.lock().unwrap();
+        store.write(&lock, file).unwrap();
+    }
+
+    pub fn read_file(&self, user: &str, uid: u32) -> SecretFile {
+        let store = SecretStore::open(&self.location(user, uid)).unwrap().unwrap();
+        store.read().unwrap().unwrap()
+    }
+
+    pub fn pamtester(&self, user: &str, input: &[u8]) -> Command {
+        let script = format!(
+            "mount --bind {} /run && exec pamtester -v twofold \"$1\" authenticate",
+            self.root.join("run").display()
+        );
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", &script, "sh", user]);
+        self.nss_env(&mut cmd);
+        let _ = input;
+        cmd
+    }
+
+    /// One login attempt through real libpam; `input` is what the person types.
+    pub fn login(&self, user: &str, input: &[u8]) -> Login {
+        let before = self.logs.lock().unwrap().len();
+        let mut child = self
+            .pamtester(user, input)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            let mut line = input.to_vec();
+            line.push(b'\n');
+            let _ = stdin.write_all(&line);
+        }
+        let output = child.wait_with_output().unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let logs = self.logs.lock().unwrap()[before..].to_vec();
+        Login { output, logs }
+    }
+
+    pub fn all_logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+pub fn getrandom_fill(buf: &mut [u8]) {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap();
+}
+
+pub fn assert_unchanged(path: &Path, before: &[u8]) {
+    assert_eq!(std::fs::read(path).unwrap(), before, "{} changed", path.display());
+}
+
+/// A code for `secret` computed by oathtool, an independent TOTP implementation.
+pub fn oathtool_code(base32: &str) -> String {
+    let out = Command::new("oathtool").args(["--totp", "-b", base32]).output().expect("oathtool is installed");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub fn lookup(user: &str) -> Account {
+    Account::lookup(user).unwrap()
+}
