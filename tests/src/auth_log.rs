@@ -63,6 +63,17 @@ impl Decision {
         self
     }
 
+    /// Asserts a refusal of `user`, whatever the method.
+    #[track_caller]
+    pub fn assert_refused(&self, user: &str) -> &Self {
+        assert!(
+            self.user() == user && self.result() != "success",
+            "expected a refusal of {user} in\n  {}",
+            self.line
+        );
+        self
+    }
+
     #[track_caller]
     pub fn assert_reason_contains(&self, needle: &str) -> &Self {
         assert!(

@@ -8,8 +8,9 @@ use crate::docker::Container;
 use crate::login::{quote, SshLogin, SudoRun};
 use crate::output::Output;
 
-/// How sshd authenticates. Each variant writes `/etc/ssh/sshd_config.d/twofold-e2e.conf`
-/// and `/etc/pam.d/sshd`; a later `.file()` of either path replaces what it wrote.
+/// How sshd authenticates: the packaged examples (`sshd_config` as a drop-in, a `pam.d-sshd*`
+/// as `/etc/pam.d/sshd`), installed as an administrator is told to. A later `.file()` of one
+/// of those paths replaces what the variant wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SshAuth {
     /// Public key only; PAM's auth stack is never asked. Proves the harness without twofold.
@@ -34,33 +35,11 @@ pub enum SudoAuth {
 /// what administrators are told to copy.
 const EXAMPLES: &str = "/usr/share/doc/twofold/examples";
 
-/// Stand-ins for the packaged examples while a build without them is tested (bare binaries).
-const FALLBACK_SSHD: &str = "\
-auth     required  pam_twofold.so
-auth     required  pam_permit.so
-@include common-account
-@include common-session
-@include common-password
-";
-const FALLBACK_SSHD_PASSWORD: &str = "\
-@include common-auth
-auth     required  pam_twofold.so
-@include common-account
-@include common-session
-@include common-password
-";
-const FALLBACK_SUDO: &str = "\
-@include common-auth
-auth     required  pam_twofold.so
-@include common-account
-@include common-session-noninteractive
-";
-
 /// What a file written during setup contains.
 enum Contents {
     Text(String),
-    /// A packaged example (`EXAMPLES/NAME`), or the fallback if the image has none.
-    Example { name: &'static str, fallback: &'static str },
+    /// A packaged example, `EXAMPLES/NAME`.
+    Example(&'static str),
 }
 
 /// A user account: home directory, a password, root's public key in `authorized_keys`.
@@ -192,39 +171,30 @@ impl HostBuilder {
             files.push(("/etc/twofold/twofold.toml", Contents::Text(config.clone())));
         }
         if let Some(auth) = self.sshd {
-            let (methods, pam) = match auth {
-                SshAuth::Publickey => ("publickey", None),
-                SshAuth::PublickeyThenTotp => (
-                    "publickey,keyboard-interactive",
-                    Some(Contents::Example { name: "pam.d-sshd", fallback: FALLBACK_SSHD }),
-                ),
+            // sshd reads the drop-ins in name order and the first value of a keyword wins:
+            // ours (00-) only adds what the container needs, and the method list where the
+            // packaged example's own list is not the one wanted.
+            let (methods, sshd_example, pam_example) = match auth {
+                SshAuth::Publickey => ("AuthenticationMethods publickey\n", None, None),
+                SshAuth::PublickeyThenTotp => ("", Some("sshd_config"), Some("pam.d-sshd")),
                 SshAuth::PasswordThenTotp => (
-                    "keyboard-interactive",
-                    Some(Contents::Example {
-                        name: "pam.d-sshd-password",
-                        fallback: FALLBACK_SSHD_PASSWORD,
-                    }),
+                    // The alternative line the example gives for hosts without keys.
+                    "AuthenticationMethods keyboard-interactive\n",
+                    Some("sshd_config"),
+                    Some("pam.d-sshd-password"),
                 ),
             };
-            files.push((
-                "/etc/ssh/sshd_config.d/twofold-e2e.conf",
-                Contents::Text(format!(
-                    "ListenAddress 127.0.0.1\n\
-                     UsePAM yes\n\
-                     KbdInteractiveAuthentication yes\n\
-                     PasswordAuthentication no\n\
-                     AuthenticationMethods {methods}\n\
-                     MaxStartups 100\n\
-                     PrintMotd no\n"
-                )),
-            ));
-            if let Some(pam) = pam {
-                files.push(("/etc/pam.d/sshd", pam));
+            let ours = format!("ListenAddress 127.0.0.1\nMaxStartups 100\nPrintMotd no\n{methods}");
+            files.push(("/etc/ssh/sshd_config.d/00-twofold-e2e.conf", Contents::Text(ours)));
+            if let Some(example) = sshd_example {
+                files.push(("/etc/ssh/sshd_config.d/twofold.conf", Contents::Example(example)));
+            }
+            if let Some(example) = pam_example {
+                files.push(("/etc/pam.d/sshd", Contents::Example(example)));
             }
         }
         if self.sudo == Some(SudoAuth::PasswordThenTotp) {
-            let sudo = Contents::Example { name: "pam.d-sudo", fallback: FALLBACK_SUDO };
-            files.push(("/etc/pam.d/sudo", sudo));
+            files.push(("/etc/pam.d/sudo", Contents::Example("pam.d-sudo")));
         }
         if !self.sudoers.is_empty() {
             // One try per sudo: a wrong answer fails at once instead of prompting again.
@@ -237,22 +207,12 @@ impl HostBuilder {
         for (path, contents) in &self.files {
             files.push((path, Contents::Text(contents.clone())));
         }
-        s += &format!(
-            "example() {{ for f in {EXAMPLES}/$1 {EXAMPLES}/debian/$1; do \
-             [ -f \"$f\" ] && {{ cat \"$f\"; return; }}; \
-             [ -f \"$f.gz\" ] && {{ zcat \"$f.gz\"; return; }}; done; return 1; }}\n"
-        );
         for (path, contents) in &files {
             let path = quote(path);
             s += &format!("mkdir -p \"$(dirname {path})\"\n");
             match contents {
                 Contents::Text(text) => s += &format!("printf '%s' {} >{path}\n", quote(text)),
-                Contents::Example { name, fallback } => {
-                    s += &format!(
-                        "example {name} >{path} || printf '%s' {} >{path}\n",
-                        quote(fallback)
-                    )
-                }
+                Contents::Example(name) => s += &format!("cp {EXAMPLES}/{name} {path}\n"),
             }
             s += &format!("chmod 0644 {path}\n");
         }

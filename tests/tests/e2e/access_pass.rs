@@ -39,7 +39,7 @@ fn after_admin_reset_login_follows_the_unenrolled_deny_policy() {
     host.twofold("admin reset alice").assert_success();
 
     host.ssh("alice").answer_with(&code).run().assert_failure();
-    host.decision(1).assert_denied("alice", "unenrolled");
+    host.decision(1).assert_refused("alice").assert_reason_contains("not enrolled");
 }
 
 #[test]

@@ -46,7 +46,7 @@ fn replayed_totp_code_is_denied() {
 
     host.ssh("alice").answer_with(&code).run().assert_failure();
 
-    host.decision(2).assert_denied("alice", "totp");
+    host.decision(2).assert_denied("alice", "totp").assert_reason_contains("already used");
 }
 
 #[test]
