@@ -17,7 +17,10 @@ impl Decision {
         let (_, message) = line.split_once(" pam_twofold[")?;
         let (_, message) = message.split_once("]: ")?;
         let fields = parse_fields(message);
-        fields.contains_key("result").then(|| Decision { line: line.to_owned(), fields })
+        fields.contains_key("result").then(|| Decision {
+            line: line.to_owned(),
+            fields,
+        })
     }
 
     /// A field of the line, `""` if it is missing.
@@ -77,7 +80,9 @@ impl Decision {
     #[track_caller]
     pub fn assert_reason_contains(&self, needle: &str) -> &Self {
         assert!(
-            self.reason().to_lowercase().contains(&needle.to_lowercase()),
+            self.reason()
+                .to_lowercase()
+                .contains(&needle.to_lowercase()),
             "expected a reason containing {needle:?} in\n  {}",
             self.line
         );

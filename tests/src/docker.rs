@@ -29,11 +29,15 @@ impl Container {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let out = docker(&[
-            "run", "--detach", "--rm", "--network", "none", "--hostname", "twofold-e2e",
-            "--label", "twofold-e2e", "--name", &name, image, "sleep", "900",
-        ]);
-        assert!(out.success(), "could not start a container of {image}:\n{out}");
+        let run = format!(
+            "run --detach --rm --network none --hostname twofold-e2e --label twofold-e2e \
+             --name {name} {image} sleep 900"
+        );
+        let out = docker(&run.split_whitespace().collect::<Vec<_>>());
+        assert!(
+            out.success(),
+            "could not start a container of {image}:\n{out}"
+        );
         Container { name, _slot: slot }
     }
 
@@ -44,7 +48,16 @@ impl Container {
     /// Runs `script` with `sh -c` as `user`, `stdin` on its standard input.
     pub(crate) fn exec(&self, user: &str, script: &str, stdin: &[u8]) -> Output {
         let mut child = Command::new("docker")
-            .args(["exec", "--interactive", "--user", user, &self.name, "sh", "-c", script])
+            .args([
+                "exec",
+                "--interactive",
+                "--user",
+                user,
+                &self.name,
+                "sh",
+                "-c",
+                script,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -68,7 +81,10 @@ impl Container {
 impl Drop for Container {
     fn drop(&mut self) {
         if std::env::var_os("TWOFOLD_E2E_KEEP").is_some_and(|v| v == "1") {
-            eprintln!("TWOFOLD_E2E_KEEP=1: leaving container {} running", self.name);
+            eprintln!(
+                "TWOFOLD_E2E_KEEP=1: leaving container {} running",
+                self.name
+            );
             return;
         }
         let _ = Command::new("docker")
@@ -95,7 +111,10 @@ fn image() -> &'static str {
 }
 
 fn docker(args: &[&str]) -> Output {
-    let out = Command::new("docker").args(args).output().unwrap_or_else(|e| no_docker(e));
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| no_docker(e));
     Output {
         command: format!("docker {}", args.join(" ")),
         status: out.status.code().unwrap_or(-1),

@@ -53,7 +53,11 @@ pub struct User {
 impl User {
     /// Password defaults to `NAME-password`.
     pub fn new(name: &str) -> User {
-        User { name: name.into(), password: format!("{name}-password"), groups: Vec::new() }
+        User {
+            name: name.into(),
+            password: format!("{name}-password"),
+            groups: Vec::new(),
+        }
     }
 
     /// Also a member of `group` (created if needed).
@@ -135,13 +139,17 @@ impl HostBuilder {
     #[track_caller]
     pub fn build(self) -> Host {
         let container = Container::start();
-        let mut host = Host { container, enrollments: BTreeMap::new() };
+        let mut host = Host {
+            container,
+            enrollments: BTreeMap::new(),
+        };
         let script = self.setup_script();
         host.container.exec("root", &script, b"").assert_success();
         for user in &self.enrolled {
             let out = host.twofold(&format!("--json --user {user} enroll --no-confirm"));
             out.assert_success();
-            host.enrollments.insert(user.clone(), Enrollment::from_json(&out));
+            host.enrollments
+                .insert(user.clone(), Enrollment::from_json(&out));
         }
         host
     }
@@ -150,7 +158,10 @@ impl HostBuilder {
         let mut s = String::from("set -eu\n");
         for user in &self.users {
             for group in &user.groups {
-                s += &format!("getent group {0} >/dev/null || groupadd {0}\n", quote(group));
+                s += &format!(
+                    "getent group {0} >/dev/null || groupadd {0}\n",
+                    quote(group)
+                );
             }
             let groups = if user.groups.is_empty() {
                 String::new()
@@ -159,7 +170,10 @@ impl HostBuilder {
             };
             let name = quote(&user.name);
             s += &format!("useradd --create-home --shell /bin/bash {groups}{name}\n");
-            s += &format!("printf '%s:%s\\n' {name} {} | chpasswd\n", quote(&user.password));
+            s += &format!(
+                "printf '%s:%s\\n' {name} {} | chpasswd\n",
+                quote(&user.password)
+            );
             s += &format!(
                 "install -d -m 700 -o {name} -g {name} /home/{name}/.ssh\n\
                  install -m 600 -o {name} -g {name} /root/.ssh/id_ed25519.pub \
@@ -185,9 +199,15 @@ impl HostBuilder {
                 ),
             };
             let ours = format!("ListenAddress 127.0.0.1\nMaxStartups 100\nPrintMotd no\n{methods}");
-            files.push(("/etc/ssh/sshd_config.d/00-twofold-e2e.conf", Contents::Text(ours)));
+            files.push((
+                "/etc/ssh/sshd_config.d/00-twofold-e2e.conf",
+                Contents::Text(ours),
+            ));
             if let Some(example) = sshd_example {
-                files.push(("/etc/ssh/sshd_config.d/twofold.conf", Contents::Example(example)));
+                files.push((
+                    "/etc/ssh/sshd_config.d/twofold.conf",
+                    Contents::Example(example),
+                ));
             }
             if let Some(example) = pam_example {
                 files.push(("/etc/pam.d/sshd", Contents::Example(example)));
@@ -219,7 +239,11 @@ impl HostBuilder {
         if !self.sudoers.is_empty() {
             s += "chmod 0440 /etc/sudoers.d/twofold-e2e\n";
         }
-        s += if self.sshd.is_some() { "start-services sshd\n" } else { "start-services\n" };
+        s += if self.sshd.is_some() {
+            "start-services sshd\n"
+        } else {
+            "start-services\n"
+        };
         s
     }
 }
@@ -249,7 +273,12 @@ impl Enrollment {
             .iter()
             .map(|c| c.as_str().expect("recovery code is a string").to_owned())
             .collect();
-        Enrollment { device: text("device"), secret: text("secret"), uri: text("uri"), recovery_codes }
+        Enrollment {
+            device: text("device"),
+            secret: text("secret"),
+            uri: text("uri"),
+            recovery_codes,
+        }
     }
 }
 

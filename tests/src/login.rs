@@ -14,7 +14,12 @@ pub struct SshLogin<'h> {
 
 impl<'h> SshLogin<'h> {
     pub(crate) fn new(host: &'h Host, user: &str) -> Self {
-        SshLogin { host, user: user.into(), answers: Vec::new(), command: "id -un".into() }
+        SshLogin {
+            host,
+            user: user.into(),
+            answers: Vec::new(),
+            command: "id -un".into(),
+        }
     }
 
     /// The answer to the next prompt (password, code). Prompts beyond the answers get "".
@@ -83,7 +88,12 @@ pub struct SudoRun<'h> {
 
 impl<'h> SudoRun<'h> {
     pub(crate) fn new(host: &'h Host, user: &str) -> Self {
-        SudoRun { host, user: user.into(), answers: Vec::new(), command: "id -un".into() }
+        SudoRun {
+            host,
+            user: user.into(),
+            answers: Vec::new(),
+            command: "id -un".into(),
+        }
     }
 
     /// A line for sudo to read from stdin for the next prompt.
@@ -106,7 +116,10 @@ impl<'h> SudoRun<'h> {
             stdin.push_str(answer);
             stdin.push('\n');
         }
-        let mut out = self.host.container().exec(&self.user, &script, stdin.as_bytes());
+        let mut out = self
+            .host
+            .container()
+            .exec(&self.user, &script, stdin.as_bytes());
         out.command = format!("{}   (answers {:?})", out.command, self.answers);
         out
     }

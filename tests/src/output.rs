@@ -26,19 +26,29 @@ impl Output {
 
     #[track_caller]
     pub fn assert_failure(&self) -> &Self {
-        assert!(!self.success(), "expected a failure, but it succeeded:\n{self}");
+        assert!(
+            !self.success(),
+            "expected a failure, but it succeeded:\n{self}"
+        );
         self
     }
 
     #[track_caller]
     pub fn assert_stdout(&self, expected: &str) -> &Self {
-        assert_eq!(self.stdout.trim_end(), expected, "unexpected stdout:\n{self}");
+        assert_eq!(
+            self.stdout.trim_end(),
+            expected,
+            "unexpected stdout:\n{self}"
+        );
         self
     }
 
     #[track_caller]
     pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{self}");
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{self}"
+        );
         self
     }
 
@@ -47,7 +57,11 @@ impl Output {
     #[track_caller]
     pub fn assert_prompts(&self, expected: &[&str]) -> &Self {
         let matches = self.prompts.len() == expected.len()
-            && self.prompts.iter().zip(expected).all(|(shown, want)| shown.ends_with(want));
+            && self
+                .prompts
+                .iter()
+                .zip(expected)
+                .all(|(shown, want)| shown.ends_with(want));
         assert!(matches, "expected prompts {expected:?}:\n{self}");
         self
     }

@@ -15,8 +15,14 @@ fn issue_pass(host: &Host, user: &str) -> String {
     let out = host.twofold(&format!("--json admin issue-pass {user} --ttl 10m"));
     out.assert_success();
     let json = out.json();
-    assert!(json["expires"].is_string(), "issue-pass JSON lacks expires:\n{out}");
-    json["pass"].as_str().expect("issue-pass JSON has a pass").to_owned()
+    assert!(
+        json["expires"].is_string(),
+        "issue-pass JSON lacks expires:\n{out}"
+    );
+    json["pass"]
+        .as_str()
+        .expect("issue-pass JSON has a pass")
+        .to_owned()
 }
 
 #[test]
@@ -24,7 +30,11 @@ fn temporary_access_pass_logs_in_once() {
     let host = alice_enrolled("");
     let pass = issue_pass(&host, "alice");
 
-    host.ssh("alice").answer_with(&pass).run().assert_success().assert_stdout("alice");
+    host.ssh("alice")
+        .answer_with(&pass)
+        .run()
+        .assert_success()
+        .assert_stdout("alice");
     host.decision(1).assert("alice", "pass", "success");
 
     host.ssh("alice").answer_with(&pass).run().assert_failure();
@@ -39,7 +49,9 @@ fn after_admin_reset_login_follows_the_unenrolled_deny_policy() {
     host.twofold("admin reset alice").assert_success();
 
     host.ssh("alice").answer_with(&code).run().assert_failure();
-    host.decision(1).assert_refused("alice").assert_reason_contains("not enrolled");
+    host.decision(1)
+        .assert_refused("alice")
+        .assert_reason_contains("not enrolled");
 }
 
 #[test]
@@ -48,7 +60,10 @@ fn after_admin_reset_login_follows_the_unenrolled_allow_policy() {
 
     host.twofold("admin reset alice").assert_success();
 
-    host.ssh("alice").run().assert_success().assert_stdout("alice");
+    host.ssh("alice")
+        .run()
+        .assert_success()
+        .assert_stdout("alice");
     host.decision(1).assert("alice", "unenrolled", "success");
 }
 

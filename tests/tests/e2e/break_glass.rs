@@ -16,7 +16,11 @@ fn with_breakglass_group() -> Host {
 fn exempt_group_member_logs_in_without_a_code() {
     let host = with_breakglass_group();
 
-    host.ssh("rescue").run().assert_success().assert_stdout("rescue").assert_no_prompt();
+    host.ssh("rescue")
+        .run()
+        .assert_success()
+        .assert_stdout("rescue")
+        .assert_no_prompt();
 }
 
 #[test]
@@ -25,7 +29,9 @@ fn exempt_login_is_recorded_in_the_auth_log() {
     host.ssh("rescue").run().assert_success();
 
     let decision = host.decision(1);
-    decision.assert("rescue", "exempt", "ignore").assert_reason_contains("breakglass");
+    decision
+        .assert("rescue", "exempt", "ignore")
+        .assert_reason_contains("breakglass");
     assert_eq!(decision.service(), "sshd", "{}", decision.line);
 }
 
@@ -33,7 +39,12 @@ fn exempt_login_is_recorded_in_the_auth_log() {
 fn users_outside_the_exempt_group_still_need_a_code() {
     let host = with_breakglass_group();
 
-    host.ssh("alice").answer_with("123456").run().assert_failure();
+    host.ssh("alice")
+        .answer_with("123456")
+        .run()
+        .assert_failure();
 
-    host.decision(1).assert_refused("alice").assert_reason_contains("not enrolled");
+    host.decision(1)
+        .assert_refused("alice")
+        .assert_reason_contains("not enrolled");
 }

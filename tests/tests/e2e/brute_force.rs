@@ -5,7 +5,11 @@ use twofold_e2e::{Host, SshAuth};
 
 #[test]
 fn burst_of_wrong_codes_is_throttled_but_a_recovery_code_still_logs_in() {
-    let host = Host::new().user("alice").enrolled("alice").sshd(SshAuth::PublickeyThenTotp).build();
+    let host = Host::new()
+        .user("alice")
+        .enrolled("alice")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .build();
     let wrong = host.wrong_code("alice");
     for _ in 0..5 {
         host.ssh("alice").answer_with(&wrong).run().assert_failure();
@@ -16,16 +20,25 @@ fn burst_of_wrong_codes_is_throttled_but_a_recovery_code_still_logs_in() {
 
     let code = host.totp("alice");
     host.ssh("alice").answer_with(&code).run().assert_failure();
-    host.decision(6).assert_denied("alice", "totp").assert_reason_contains("throttl");
+    host.decision(6)
+        .assert_denied("alice", "totp")
+        .assert_reason_contains("throttl");
 
     let recovery = host.enrollment("alice").recovery_codes[0].clone();
-    host.ssh("alice").answer_with(&recovery).run().assert_success();
+    host.ssh("alice")
+        .answer_with(&recovery)
+        .run()
+        .assert_success();
     host.decision(7).assert("alice", "recovery", "success");
 }
 
 #[test]
 fn admin_unlock_ends_the_throttling() {
-    let host = Host::new().user("alice").enrolled("alice").sshd(SshAuth::PublickeyThenTotp).build();
+    let host = Host::new()
+        .user("alice")
+        .enrolled("alice")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .build();
     let wrong = host.wrong_code("alice");
     for _ in 0..5 {
         host.ssh("alice").answer_with(&wrong).run().assert_failure();
@@ -39,7 +52,11 @@ fn admin_unlock_ends_the_throttling() {
 
 #[test]
 fn fewer_wrong_codes_than_free_failures_do_not_throttle() {
-    let host = Host::new().user("alice").enrolled("alice").sshd(SshAuth::PublickeyThenTotp).build();
+    let host = Host::new()
+        .user("alice")
+        .enrolled("alice")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .build();
     let wrong = host.wrong_code("alice");
     for _ in 0..4 {
         host.ssh("alice").answer_with(&wrong).run().assert_failure();

@@ -23,7 +23,8 @@ fn group_writable_secret_file_refuses_even_a_valid_code() {
         .enrolled("alice")
         .sshd(SshAuth::PublickeyThenTotp)
         .build();
-    host.run("chmod g+w /home/alice/.config/twofold/secrets.toml").assert_success();
+    host.run("chmod g+w /home/alice/.config/twofold/secrets.toml")
+        .assert_success();
     let code = host.totp("alice");
 
     host.ssh("alice").answer_with(&code).run().assert_failure();

@@ -6,14 +6,22 @@ use twofold_e2e::{Host, SshAuth};
 fn publickey_login_works_without_a_second_factor() {
     let host = Host::new().user("alice").sshd(SshAuth::Publickey).build();
 
-    host.ssh("alice").run().assert_success().assert_stdout("alice").assert_no_prompt();
+    host.ssh("alice")
+        .run()
+        .assert_success()
+        .assert_stdout("alice")
+        .assert_no_prompt();
 }
 
 #[test]
 fn containers_have_no_network_but_loopback() {
     let host = Host::new().build();
 
-    let interfaces = host.run("ls /sys/class/net").assert_success().stdout.clone();
+    let interfaces = host
+        .run("ls /sys/class/net")
+        .assert_success()
+        .stdout
+        .clone();
     assert_eq!(interfaces.split_whitespace().collect::<Vec<_>>(), ["lo"]);
 }
 
@@ -21,7 +29,8 @@ fn containers_have_no_network_but_loopback() {
 fn the_package_is_installed() {
     let host = Host::new().build();
 
-    host.run("test -f /lib/x86_64-linux-gnu/security/pam_twofold.so").assert_success();
+    host.run("test -f /lib/x86_64-linux-gnu/security/pam_twofold.so")
+        .assert_success();
     host.run("twofold --help").assert_success();
 }
 
@@ -31,7 +40,10 @@ fn keyboard_interactive_prompts_are_answered_and_recorded() {
     let host = Host::new()
         .user("alice")
         .sshd(SshAuth::PasswordThenTotp)
-        .file("/etc/pam.d/sshd", "auth required pam_unix.so\n@include common-account\n")
+        .file(
+            "/etc/pam.d/sshd",
+            "auth required pam_unix.so\n@include common-account\n",
+        )
         .build();
 
     host.ssh("alice")

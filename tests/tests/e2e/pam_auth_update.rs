@@ -10,8 +10,10 @@ fn alice_sudoer_with_profile_enabled() -> Host {
         .sudoer("alice")
         .sudo(SudoAuth::DebianDefault)
         .build();
-    host.run("pam-auth-update --enable twofold").assert_success();
-    host.run("grep -E '^auth.*pam_twofold\\.so' /etc/pam.d/common-auth").assert_success();
+    host.run("pam-auth-update --enable twofold")
+        .assert_success();
+    host.run("grep -E '^auth.*pam_twofold\\.so' /etc/pam.d/common-auth")
+        .assert_success();
     host
 }
 
@@ -55,15 +57,24 @@ fn sudo_needs_no_code_before_the_profile_is_enabled() {
         .sudo(SudoAuth::DebianDefault)
         .build();
 
-    host.sudo("alice").answer_with("alice-password").run().assert_success().assert_stdout("root");
+    host.sudo("alice")
+        .answer_with("alice-password")
+        .run()
+        .assert_success()
+        .assert_stdout("root");
 }
 
 #[test]
 fn pam_auth_update_remove_takes_the_code_away_again() {
     let host = alice_sudoer_with_profile_enabled();
 
-    host.run("pam-auth-update --disable twofold").assert_success();
+    host.run("pam-auth-update --disable twofold")
+        .assert_success();
 
-    host.run("grep -q pam_twofold /etc/pam.d/common-auth").assert_failure();
-    host.sudo("alice").answer_with("alice-password").run().assert_success();
+    host.run("grep -q pam_twofold /etc/pam.d/common-auth")
+        .assert_failure();
+    host.sudo("alice")
+        .answer_with("alice-password")
+        .run()
+        .assert_success();
 }

@@ -4,7 +4,11 @@
 use twofold_e2e::{Host, SshAuth};
 
 fn alice_with_password() -> Host {
-    Host::new().user("alice").enrolled("alice").sshd(SshAuth::PasswordThenTotp).build()
+    Host::new()
+        .user("alice")
+        .enrolled("alice")
+        .sshd(SshAuth::PasswordThenTotp)
+        .build()
 }
 
 #[test]

@@ -3,7 +3,11 @@
 use twofold_e2e::{Host, SshAuth};
 
 fn alice_enrolled() -> Host {
-    Host::new().user("alice").enrolled("alice").sshd(SshAuth::PublickeyThenTotp).build()
+    Host::new()
+        .user("alice")
+        .enrolled("alice")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .build()
 }
 
 #[test]
@@ -46,7 +50,9 @@ fn replayed_totp_code_is_denied() {
 
     host.ssh("alice").answer_with(&code).run().assert_failure();
 
-    host.decision(2).assert_denied("alice", "totp").assert_reason_contains("already used");
+    host.decision(2)
+        .assert_denied("alice", "totp")
+        .assert_reason_contains("already used");
 }
 
 #[test]
@@ -65,7 +71,10 @@ fn code_from_outside_the_window_is_denied() {
     let host = alice_enrolled();
     let too_late = host.totp_in_steps("alice", 3);
 
-    host.ssh("alice").answer_with(&too_late).run().assert_failure();
+    host.ssh("alice")
+        .answer_with(&too_late)
+        .run()
+        .assert_failure();
 
     host.decision(1).assert_denied("alice", "totp");
 }

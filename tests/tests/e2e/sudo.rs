@@ -41,7 +41,8 @@ fn sudo_does_not_run_the_command_after_a_wrong_code() {
         .answer_with(&wrong)
         .command("touch /root/ran")
         .run();
-    out.assert_failure().assert_stderr_contains("Verification code: ");
+    out.assert_failure()
+        .assert_stderr_contains("Verification code: ");
 
     host.run("test ! -e /root/ran").assert_success();
     host.decision(1).assert_denied("alice", "totp");
@@ -51,7 +52,11 @@ fn sudo_does_not_run_the_command_after_a_wrong_code() {
 fn sudo_does_not_run_the_command_without_a_code() {
     let host = alice_sudoer();
 
-    host.sudo("alice").answer_with("alice-password").command("touch /root/ran").run().assert_failure();
+    host.sudo("alice")
+        .answer_with("alice-password")
+        .command("touch /root/ran")
+        .run()
+        .assert_failure();
 
     host.run("test ! -e /root/ran").assert_success();
 }

@@ -4,17 +4,30 @@
 use twofold_e2e::{Host, SshAuth};
 
 fn bob_unenrolled(config: &str) -> Host {
-    Host::new().user("bob").config(config).sshd(SshAuth::PublickeyThenTotp).build()
+    Host::new()
+        .user("bob")
+        .config(config)
+        .sshd(SshAuth::PublickeyThenTotp)
+        .build()
 }
 
 #[test]
 fn unenrolled_user_is_denied_by_default() {
-    let host = Host::new().user("bob").sshd(SshAuth::PublickeyThenTotp).build();
+    let host = Host::new()
+        .user("bob")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .build();
 
     // Asked for a code all the same: the prompt does not tell who is enrolled.
-    host.ssh("bob").answer_with("123456").run().assert_failure().assert_prompts(&["Verification code: "]);
+    host.ssh("bob")
+        .answer_with("123456")
+        .run()
+        .assert_failure()
+        .assert_prompts(&["Verification code: "]);
 
-    host.decision(1).assert_refused("bob").assert_reason_contains("not enrolled");
+    host.decision(1)
+        .assert_refused("bob")
+        .assert_reason_contains("not enrolled");
 }
 
 #[test]
@@ -22,35 +35,57 @@ fn unenrolled_user_is_denied_under_deny() {
     let host = bob_unenrolled("unenrolled = \"deny\"\n");
 
     // Asked for a code all the same: the prompt does not tell who is enrolled.
-    host.ssh("bob").answer_with("123456").run().assert_failure().assert_prompts(&["Verification code: "]);
+    host.ssh("bob")
+        .answer_with("123456")
+        .run()
+        .assert_failure()
+        .assert_prompts(&["Verification code: "]);
 
-    host.decision(1).assert_refused("bob").assert_reason_contains("not enrolled");
+    host.decision(1)
+        .assert_refused("bob")
+        .assert_reason_contains("not enrolled");
 }
 
 #[test]
 fn unenrolled_user_logs_in_under_allow() {
     let host = bob_unenrolled("unenrolled = \"allow\"\n");
 
-    host.ssh("bob").run().assert_success().assert_stdout("bob").assert_no_prompt();
+    host.ssh("bob")
+        .run()
+        .assert_success()
+        .assert_stdout("bob")
+        .assert_no_prompt();
 
     host.decision(1).assert("bob", "unenrolled", "success");
 }
 
 #[test]
 fn unenrolled_user_is_denied_once_the_grace_date_has_passed() {
-    let host = bob_unenrolled("unenrolled = \"deny\"\nunenrolled_allow_until = 2020-01-01T00:00:00Z\n");
+    let host =
+        bob_unenrolled("unenrolled = \"deny\"\nunenrolled_allow_until = 2020-01-01T00:00:00Z\n");
 
     // Asked for a code all the same: the prompt does not tell who is enrolled.
-    host.ssh("bob").answer_with("123456").run().assert_failure().assert_prompts(&["Verification code: "]);
+    host.ssh("bob")
+        .answer_with("123456")
+        .run()
+        .assert_failure()
+        .assert_prompts(&["Verification code: "]);
 
-    host.decision(1).assert_refused("bob").assert_reason_contains("not enrolled");
+    host.decision(1)
+        .assert_refused("bob")
+        .assert_reason_contains("not enrolled");
 }
 
 #[test]
 fn unenrolled_user_logs_in_before_the_grace_date() {
-    let host = bob_unenrolled("unenrolled = \"deny\"\nunenrolled_allow_until = 2099-12-31T00:00:00Z\n");
+    let host =
+        bob_unenrolled("unenrolled = \"deny\"\nunenrolled_allow_until = 2099-12-31T00:00:00Z\n");
 
-    host.ssh("bob").run().assert_success().assert_stdout("bob").assert_no_prompt();
+    host.ssh("bob")
+        .run()
+        .assert_success()
+        .assert_stdout("bob")
+        .assert_no_prompt();
 
     host.decision(1).assert("bob", "unenrolled", "success");
 }
