@@ -3,9 +3,15 @@
 use crate::UnixTime;
 use std::time::{Duration, UNIX_EPOCH};
 
-/// `2026-11-25T10:00:00Z`.
+/// `2026-11-25T10:00:00Z`. RFC 3339 ends at year 9999; a later time (a file may hold any
+/// u64) is written as seconds, since humantime's `Display` fails on it and `to_string` panics.
 pub fn rfc3339(t: UnixTime) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t)).to_string()
+    use std::fmt::Write;
+    let mut out = String::new();
+    match UNIX_EPOCH.checked_add(Duration::from_secs(t)) {
+        Some(time) if write!(out, "{}", humantime::format_rfc3339_seconds(time)).is_ok() => out,
+        _ => format!("{t} s after 1970"),
+    }
 }
 
 /// Parses `2026-11-25T10:00:00Z` (or a date alone, `2026-11-25`, meaning its midnight UTC).
@@ -29,4 +35,18 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     humantime::parse_duration(s)
         .map(|d| d.as_secs())
         .map_err(|e| format!("`{s}` is not a duration ({e}); write it like 15m, 2h or 1d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_past_year_9999_are_written_without_panicking() {
+        // A secret file may hold any u64 (throttled_until, a pass's expiry): the log line
+        // that mentions it must not panic.
+        assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(253_402_300_800), "253402300800 s after 1970");
+        assert_eq!(rfc3339(u64::MAX), "18446744073709551615 s after 1970");
+    }
 }
