@@ -41,17 +41,32 @@ pub fn check_name(name: &str) -> Result<(), AccountError> {
     if name == "." || name == ".." || name.starts_with('-') {
         return Err(AccountError::BadName("not a valid user name"));
     }
-    if name.bytes().any(|b| b == b'/' || b == b'\0' || b.is_ascii_control() || b == b' ' || b == b':') {
-        return Err(AccountError::BadName("contains a path, control or separator character"));
+    if name
+        .bytes()
+        .any(|b| b == b'/' || b == b'\0' || b.is_ascii_control() || b == b' ' || b == b':')
+    {
+        return Err(AccountError::BadName(
+            "contains a path, control or separator character",
+        ));
     }
     Ok(())
+}
+
+/// getpwnam_r(3): "ENOENT, ESRCH, EBADF, EPERM, ...: the given name or uid was not found" on
+/// some systems (nss_wrapper, LDAP backends) instead of a NULL result.
+fn lookup_error(e: nix::errno::Errno) -> AccountError {
+    use nix::errno::Errno;
+    match e {
+        Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM => AccountError::Unknown,
+        e => AccountError::Lookup(e.to_string()),
+    }
 }
 
 impl Account {
     pub fn lookup(name: &str) -> Result<Account, AccountError> {
         check_name(name)?;
         let user = User::from_name(name)
-            .map_err(|e| AccountError::Lookup(e.to_string()))?
+            .map_err(lookup_error)?
             .ok_or(AccountError::Unknown)?;
         let home = user
             .dir
@@ -59,14 +74,21 @@ impl Account {
             .ok_or(AccountError::Lookup("home directory is not UTF-8".into()))?
             .to_string();
         if !home.starts_with('/') {
-            return Err(AccountError::Lookup(format!("home directory `{home}` is not absolute")));
+            return Err(AccountError::Lookup(format!(
+                "home directory `{home}` is not absolute"
+            )));
         }
-        Ok(Account { name: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw(), home })
+        Ok(Account {
+            name: user.name,
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+            home,
+        })
     }
 
     pub fn by_uid(uid: u32) -> Result<Account, AccountError> {
         let user = User::from_uid(Uid::from_raw(uid))
-            .map_err(|e| AccountError::Lookup(e.to_string()))?
+            .map_err(lookup_error)?
             .ok_or(AccountError::Unknown)?;
         Account::lookup(&user.name)
     }
@@ -76,7 +98,8 @@ impl Account {
         if groups.is_empty() {
             return Ok(None);
         }
-        let cname = CString::new(self.name.as_str()).map_err(|_| AccountError::BadName("contains NUL"))?;
+        let cname =
+            CString::new(self.name.as_str()).map_err(|_| AccountError::BadName("contains NUL"))?;
         let mine = nix::unistd::getgrouplist(&cname, Gid::from_raw(self.gid))
             .map_err(|e| AccountError::Lookup(format!("group list: {e}")))?;
         for g in groups {
@@ -96,8 +119,13 @@ mod tests {
 
     #[test]
     fn names_with_path_characters_are_refused() {
-        for bad in ["", "..", ".", "../root", "a/b", "a\0b", "-rf", "a b", "a:b", "a\nb"] {
-            assert!(matches!(check_name(bad), Err(AccountError::BadName(_))), "{bad:?}");
+        for bad in [
+            "", "..", ".", "../root", "a/b", "a\0b", "-rf", "a b", "a:b", "a\nb",
+        ] {
+            assert!(
+                matches!(check_name(bad), Err(AccountError::BadName(_))),
+                "{bad:?}"
+            );
         }
         assert!(check_name("alice").is_ok());
         assert!(check_name("first.last@example").is_ok());
@@ -107,6 +135,9 @@ mod tests {
     fn root_is_found_and_nonexistent_is_unknown() {
         let root = Account::lookup("root").unwrap();
         assert_eq!(root.uid, 0);
-        assert_eq!(Account::lookup("no-such-user-twofold"), Err(AccountError::Unknown));
+        assert_eq!(
+            Account::lookup("no-such-user-twofold"),
+            Err(AccountError::Unknown)
+        );
     }
 }

@@ -5,8 +5,9 @@
 use crate::account::{Account, AccountError};
 use crate::codes::{classify, Attempt};
 use crate::config::Config;
+use crate::secret::SecretFile;
 use crate::store::{ErrorKind, Location, SecretStore};
-use crate::verify::{decide, Origin};
+use crate::verify::{decide_with, precompute, Origin};
 use crate::UnixTime;
 use zeroize::Zeroizing;
 
@@ -56,12 +57,17 @@ pub struct Outcome {
 
 impl Outcome {
     fn deny(method: &'static str, reason: impl Into<String>, level: Level) -> Outcome {
-        Outcome { answer: Answer::Deny, method, reason: reason.into(), level }
+        Outcome {
+            answer: Answer::Deny,
+            method,
+            reason: reason.into(),
+            level,
+        }
     }
 }
 
 enum Enrollment {
-    Enrolled,
+    Enrolled(SecretFile),
     NotEnrolled,
     Broken(String),
 }
@@ -70,7 +76,7 @@ fn peek(loc: &Location) -> Enrollment {
     match SecretStore::open(loc) {
         Ok(None) => Enrollment::NotEnrolled,
         Ok(Some(store)) => match store.read() {
-            Ok(Some(_)) => Enrollment::Enrolled,
+            Ok(Some(file)) => Enrollment::Enrolled(file),
             Ok(None) => Enrollment::NotEnrolled,
             Err(e) => Enrollment::Broken(e.to_string()),
         },
@@ -97,19 +103,23 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
             return Outcome {
                 answer: Answer::Ignore,
                 method: "exempt",
-                reason: format!("member of exempt group `{group}`: second factor skipped (break-glass account)"),
+                reason: format!(
+                    "member of exempt group `{group}`: second factor skipped (break-glass account)"
+                ),
                 level: Level::Notice,
             }
         }
         Ok(None) => {}
-        Err(e) => return refuse_after_prompt(conv, format!("exempt group check: {e}"), Level::Error),
+        Err(e) => {
+            return refuse_after_prompt(conv, format!("exempt group check: {e}"), Level::Error)
+        }
     }
     let loc = match Location::for_account(config, &account) {
         Ok(l) => l,
         Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
     };
-    match peek(&loc) {
-        Enrollment::Enrolled => {}
+    let peeked = match peek(&loc) {
+        Enrollment::Enrolled(file) => file,
         Enrollment::NotEnrolled if config.unenrolled_may_pass(req.now) => {
             let why = match config.unenrolled_allow_until {
                 Some(t) if req.now < t => format!("grace period until {}", crate::time::rfc3339(t)),
@@ -123,14 +133,20 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
             };
         }
         Enrollment::NotEnrolled => {
-            return refuse_after_prompt(conv, "not enrolled and unenrolled = \"deny\"".into(), Level::Warning)
+            return refuse_after_prompt(
+                conv,
+                "not enrolled and unenrolled = \"deny\"".into(),
+                Level::Warning,
+            )
         }
         Enrollment::Broken(e) => return refuse_after_prompt(conv, e, Level::Error),
-    }
+    };
 
     let input = match conv.prompt_hidden(&config.prompt) {
         Ok(i) => i,
-        Err(e) => return Outcome::deny("none", format!("conversation failed: {e}"), Level::Warning),
+        Err(e) => {
+            return Outcome::deny("none", format!("conversation failed: {e}"), Level::Warning)
+        }
     };
     let attempt = classify(&input);
     drop(input);
@@ -138,11 +154,20 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
         return Outcome::deny("none", format!("input refused: {why}"), Level::Warning);
     }
     let method = attempt.method();
+    // The argon2 work (recovery codes, passes) happens here, before the lock is taken.
+    let pre = precompute(&peeked, &attempt, req.now);
+    drop(peeked);
 
     // From here to the write, the user's lock is held: two logins cannot both use one code.
     let store = match SecretStore::open(&loc) {
         Ok(Some(s)) => s,
-        Ok(None) => return Outcome::deny(method, "secret directory disappeared during the login", Level::Warning),
+        Ok(None) => {
+            return Outcome::deny(
+                method,
+                "secret directory disappeared during the login",
+                Level::Warning,
+            )
+        }
         Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
     };
     let lock = match store.lock() {
@@ -151,17 +176,34 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
     };
     let file = match store.read() {
         Ok(Some(f)) => f,
-        Ok(None) => return Outcome::deny(method, "secret file disappeared during the login", Level::Warning),
+        Ok(None) => {
+            return Outcome::deny(
+                method,
+                "secret file disappeared during the login",
+                Level::Warning,
+            )
+        }
         Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
     };
-    let origin = Origin { rhost: req.rhost, service: req.service };
-    let decision = decide(&file, &attempt, config, req.now, &origin);
+    let origin = Origin {
+        rhost: req.rhost,
+        service: req.service,
+    };
+    let decision = decide_with(&file, &attempt, config, req.now, &origin, pre.as_ref());
     drop(attempt);
     if let Some(update) = &decision.update {
         if let Err(e) = store.write(&lock, update) {
-            let level = if e.kind == ErrorKind::Io { Level::Error } else { Level::Warning };
+            let level = if e.kind == ErrorKind::Io {
+                Level::Error
+            } else {
+                Level::Warning
+            };
             // Accepting a code we could not record as used would allow its replay.
-            return Outcome::deny(decision.method, format!("{}; state not saved: {e}", decision.reason), level);
+            return Outcome::deny(
+                decision.method,
+                format!("{}; state not saved: {e}", decision.reason),
+                level,
+            );
         }
     }
     drop(lock);
@@ -170,7 +212,12 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
         conv.info(notice);
     }
     if decision.accepted {
-        Outcome { answer: Answer::Success, method: decision.method, reason: decision.reason, level: Level::Info }
+        Outcome {
+            answer: Answer::Success,
+            method: decision.method,
+            reason: decision.reason,
+            level: Level::Info,
+        }
     } else {
         Outcome::deny(decision.method, decision.reason, Level::Warning)
     }
@@ -190,14 +237,20 @@ pub mod scripted {
 
     impl Script {
         pub fn answering(answers: &[&[u8]]) -> Script {
-            Script { answers: answers.iter().map(|a| a.to_vec()).collect(), ..Script::default() }
+            Script {
+                answers: answers.iter().map(|a| a.to_vec()).collect(),
+                ..Script::default()
+            }
         }
     }
 
     impl Conversation for Script {
         fn prompt_hidden(&mut self, prompt: &str) -> Result<Zeroizing<Vec<u8>>, String> {
             self.prompts.push(prompt.to_string());
-            self.answers.pop_front().map(Zeroizing::new).ok_or_else(|| "no answer scripted".into())
+            self.answers
+                .pop_front()
+                .map(Zeroizing::new)
+                .ok_or_else(|| "no answer scripted".into())
         }
         fn info(&mut self, text: &str) {
             self.infos.push(text.to_string());

@@ -80,14 +80,20 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            secret_path: SecretPath { template: "{home}/.config/twofold/secrets.toml".into() },
+            secret_path: SecretPath {
+                template: "{home}/.config/twofold/secrets.toml".into(),
+            },
             unenrolled: Unenrolled::Deny,
             unenrolled_allow_until: None,
             exempt_groups: Vec::new(),
             window: 1,
             prompt: "Verification code: ".into(),
             issuer: "twofold".into(),
-            rate_limit: RateLimit { free_failures: 5, base_delay_secs: 30, max_delay_secs: 900 },
+            rate_limit: RateLimit {
+                free_failures: 5,
+                base_delay_secs: 30,
+                max_delay_secs: 900,
+            },
         }
     }
 }
@@ -131,14 +137,20 @@ impl Config {
     /// Reads the configuration. `Ok(default)` when the file does not exist; any other problem
     /// (unreadable, too large, unknown key, bad value) is an error, so callers fail closed.
     pub fn load(path: &str) -> Result<Config, ConfigError> {
-        let err = |message: String| ConfigError { path: path.to_string(), message };
+        let err = |message: String| ConfigError {
+            path: path.to_string(),
+            message,
+        };
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(err(format!("cannot be read ({e}); check its permissions"))),
         };
         if bytes.len() > MAX_CONFIG_BYTES {
-            return Err(err(format!("is {} bytes, more than the {MAX_CONFIG_BYTES} allowed", bytes.len())));
+            return Err(err(format!(
+                "is {} bytes, more than the {MAX_CONFIG_BYTES} allowed",
+                bytes.len()
+            )));
         }
         let text = std::str::from_utf8(&bytes).map_err(|_| err("is not UTF-8 text".into()))?;
         Config::parse(text).map_err(err)
@@ -146,7 +158,8 @@ impl Config {
 
     /// Parses configuration text; the error says which key is wrong and what is allowed.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| format!("is not valid: {}", e.message()))?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| format!("is not valid: {}", e.message()))?;
         let mut c = Config::default();
         if let Some(p) = raw.secret_path {
             c.secret_path = parse_secret_path(&p)?;
@@ -161,16 +174,18 @@ impl Config {
             );
         }
         if let Some(g) = raw.exempt_groups {
-            if let Some(bad) = g.iter().find(|n| n.is_empty() || n.contains(['/', ':', ' ', '\0'])) {
+            if let Some(bad) = g
+                .iter()
+                .find(|n| n.is_empty() || n.contains(['/', ':', ' ', '\0']))
+            {
                 return Err(format!("exempt_groups: `{bad}` is not a group name"));
             }
             c.exempt_groups = g;
         }
         if let Some(w) = raw.window {
-            c.window = u8::try_from(w)
-                .ok()
-                .filter(|w| *w <= 10)
-                .ok_or_else(|| format!("window = {w} is out of range; use 0 to 10 time steps (1 is the usual)"))?;
+            c.window = u8::try_from(w).ok().filter(|w| *w <= 10).ok_or_else(|| {
+                format!("window = {w} is out of range; use 0 to 10 time steps (1 is the usual)")
+            })?;
         }
         if let Some(p) = raw.prompt {
             if p.is_empty() || p.len() > 200 || p.contains('\0') {
@@ -185,19 +200,37 @@ impl Config {
             c.issuer = i;
         }
         if let Some(r) = raw.rate_limit {
-            let range = |name: &str, v: Option<i64>, lo: i64, hi: i64, cur: u64| -> Result<u64, String> {
-                match v {
-                    None => Ok(cur),
-                    Some(v) if (lo..=hi).contains(&v) => Ok(v as u64),
-                    Some(v) => Err(format!("rate_limit.{name} = {v} is out of range {lo} to {hi}")),
-                }
-            };
-            c.rate_limit.free_failures =
-                range("free_failures", r.free_failures, 1, 100, c.rate_limit.free_failures.into())? as u32;
-            c.rate_limit.base_delay_secs =
-                range("base_delay_secs", r.base_delay_secs, 1, 86_400, c.rate_limit.base_delay_secs)?;
-            c.rate_limit.max_delay_secs =
-                range("max_delay_secs", r.max_delay_secs, 1, 86_400, c.rate_limit.max_delay_secs)?;
+            let range =
+                |name: &str, v: Option<i64>, lo: i64, hi: i64, cur: u64| -> Result<u64, String> {
+                    match v {
+                        None => Ok(cur),
+                        Some(v) if (lo..=hi).contains(&v) => Ok(v as u64),
+                        Some(v) => Err(format!(
+                            "rate_limit.{name} = {v} is out of range {lo} to {hi}"
+                        )),
+                    }
+                };
+            c.rate_limit.free_failures = range(
+                "free_failures",
+                r.free_failures,
+                1,
+                100,
+                c.rate_limit.free_failures.into(),
+            )? as u32;
+            c.rate_limit.base_delay_secs = range(
+                "base_delay_secs",
+                r.base_delay_secs,
+                1,
+                86_400,
+                c.rate_limit.base_delay_secs,
+            )?;
+            c.rate_limit.max_delay_secs = range(
+                "max_delay_secs",
+                r.max_delay_secs,
+                1,
+                86_400,
+                c.rate_limit.max_delay_secs,
+            )?;
             if c.rate_limit.max_delay_secs < c.rate_limit.base_delay_secs {
                 return Err("rate_limit.max_delay_secs must not be below base_delay_secs".into());
             }
@@ -225,13 +258,17 @@ fn parse_secret_path(p: &str) -> Result<SecretPath, String> {
     let mut rest = p;
     while let Some(i) = rest.find('{') {
         let after = &rest[i..];
-        let known = ["{user}", "{uid}", "{home}"].iter().find(|k| after.starts_with(**k));
+        let known = ["{user}", "{uid}", "{home}"]
+            .iter()
+            .find(|k| after.starts_with(**k));
         match known {
             Some(k) => rest = &after[k.len()..],
             None => return bad("only {user}, {uid} and {home} may be used"),
         }
     }
-    Ok(SecretPath { template: p.to_string() })
+    Ok(SecretPath {
+        template: p.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -20,7 +20,11 @@ pub struct KdfParams {
 
 impl Default for KdfParams {
     fn default() -> Self {
-        KdfParams { m_kib: 19 * 1024, t: 2, p: 1 }
+        KdfParams {
+            m_kib: 19 * 1024,
+            t: 2,
+            p: 1,
+        }
     }
 }
 
@@ -28,7 +32,10 @@ impl KdfParams {
     /// Bounds checked when a file is read, so a planted file cannot make a login allocate
     /// gigabytes or spin for minutes.
     pub fn check(&self) -> Result<(), String> {
-        if !(8..=65_536).contains(&self.m_kib) || !(1..=10).contains(&self.t) || !(1..=4).contains(&self.p) {
+        if !(8..=65_536).contains(&self.m_kib)
+            || !(1..=10).contains(&self.t)
+            || !(1..=4).contains(&self.p)
+        {
             return Err(format!(
                 "argon2 parameters m_kib={} t={} p={} are out of range (m_kib 8..=65536, t 1..=10, p 1..=4)",
                 self.m_kib, self.t, self.p
@@ -39,7 +46,7 @@ impl KdfParams {
 }
 
 /// Domain separation: a recovery code can never match a pass hash, nor the reverse.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Recovery,
     Pass,
@@ -68,6 +75,47 @@ pub fn hash(
     a.hash_password_into(&input, salt, out.as_mut())
         .map_err(|e| format!("argon2: {e}"))?;
     Ok(out)
+}
+
+/// A hash computed before the user's lock was taken, so the lock is never held for the
+/// length of an argon2 evaluation (a flood of recovery-shaped guesses would otherwise queue
+/// the real user behind it). Used only if the salt and parameters are still the same.
+pub struct Precomputed {
+    pub purpose: Purpose,
+    pub kdf: KdfParams,
+    pub salt: String,
+    pub hash: Zeroizing<[u8; HASH_LEN]>,
+}
+
+impl Precomputed {
+    pub fn new(
+        purpose: Purpose,
+        kdf: KdfParams,
+        salt: &str,
+        code: &str,
+    ) -> Result<Precomputed, String> {
+        let bytes = crate::secret::decode_salt(salt)?;
+        Ok(Precomputed {
+            purpose,
+            kdf,
+            salt: salt.to_string(),
+            hash: hash(kdf, purpose, &bytes, code)?,
+        })
+    }
+}
+
+/// The hash of `code` under `salt`: from `pre` if it matches, else one argon2 evaluation.
+pub fn hash_or_reuse(
+    params: KdfParams,
+    purpose: Purpose,
+    salt: &str,
+    code: &str,
+    pre: Option<&Precomputed>,
+) -> Result<Zeroizing<[u8; HASH_LEN]>, String> {
+    if let Some(p) = pre.filter(|p| p.purpose == purpose && p.kdf == params && p.salt == salt) {
+        return Ok(p.hash.clone());
+    }
+    hash(params, purpose, &crate::secret::decode_salt(salt)?, code)
 }
 
 pub fn new_salt() -> Result<[u8; SALT_LEN], String> {

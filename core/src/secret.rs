@@ -177,12 +177,21 @@ impl std::fmt::Display for FormatError {
 pub fn valid_device_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 impl SecretFile {
     pub fn new() -> SecretFile {
-        SecretFile { version: VERSION, devices: Vec::new(), recovery: None, pass: None, legacy_scratch: None, state: State::default() }
+        SecretFile {
+            version: VERSION,
+            devices: Vec::new(),
+            recovery: None,
+            pass: None,
+            legacy_scratch: None,
+            state: State::default(),
+        }
     }
 
     /// Parses and checks a file's bytes. Any problem is an error: the caller fails closed.
@@ -211,8 +220,8 @@ impl SecretFile {
                 }
             }
         }
-        let file: SecretFile =
-            toml::from_str(text).map_err(|err| e(format!("file is not valid: {}", err.message().trim())))?;
+        let file: SecretFile = toml::from_str(text)
+            .map_err(|err| e(format!("file is not valid: {}", err.message().trim())))?;
         file.check()?;
         Ok(file)
     }
@@ -221,14 +230,23 @@ impl SecretFile {
     pub fn check(&self) -> Result<(), FormatError> {
         let e = |m: String| Err(FormatError(m));
         if self.version != VERSION {
-            return e(format!("file has version {}, expected {VERSION}", self.version));
+            return e(format!(
+                "file has version {}, expected {VERSION}",
+                self.version
+            ));
         }
         if self.devices.len() > MAX_DEVICES {
-            return e(format!("file has {} devices, at most {MAX_DEVICES} are allowed", self.devices.len()));
+            return e(format!(
+                "file has {} devices, at most {MAX_DEVICES} are allowed",
+                self.devices.len()
+            ));
         }
         for (i, d) in self.devices.iter().enumerate() {
             if !valid_device_name(&d.name) {
-                return e(format!("device name `{}` is not allowed (1-32 of A-Z a-z 0-9 . _ -)", d.name.escape_default()));
+                return e(format!(
+                    "device name `{}` is not allowed (1-32 of A-Z a-z 0-9 . _ -)",
+                    d.name.escape_default()
+                ));
             }
             if self.devices[..i].iter().any(|o| o.name == d.name) {
                 return e(format!("device `{}` appears twice", d.name));
@@ -237,21 +255,36 @@ impl SecretFile {
                 return e(format!("device `{}`: {m}", d.name));
             }
             if !(6..=8).contains(&d.digits) {
-                return e(format!("device `{}`: digits = {} (6 to 8 allowed)", d.name, d.digits));
+                return e(format!(
+                    "device `{}`: digits = {} (6 to 8 allowed)",
+                    d.name, d.digits
+                ));
             }
             if !(10..=300).contains(&d.period) {
-                return e(format!("device `{}`: period = {} (10 to 300 seconds allowed)", d.name, d.period));
+                return e(format!(
+                    "device `{}`: period = {} (10 to 300 seconds allowed)",
+                    d.name, d.period
+                ));
             }
             if d.window.is_some_and(|w| w > 10) {
-                return e(format!("device `{}`: window out of range (0 to 10 allowed)", d.name));
+                return e(format!(
+                    "device `{}`: window out of range (0 to 10 allowed)",
+                    d.name
+                ));
             }
         }
-        for (name, codes) in [("recovery", &self.recovery), ("legacy_scratch", &self.legacy_scratch)] {
+        for (name, codes) in [
+            ("recovery", &self.recovery),
+            ("legacy_scratch", &self.legacy_scratch),
+        ] {
             let Some(r) = codes else { continue };
             r.kdf.check().map_err(FormatError)?;
             decode_salt(&r.salt).map_err(|m| FormatError(format!("{name}: {m}")))?;
             if r.hashes.len() > MAX_RECOVERY_CODES {
-                return e(format!("{name}: {} codes, at most {MAX_RECOVERY_CODES} allowed", r.hashes.len()));
+                return e(format!(
+                    "{name}: {} codes, at most {MAX_RECOVERY_CODES} allowed",
+                    r.hashes.len()
+                ));
             }
             for h in &r.hashes {
                 decode_hash(h).map_err(|m| FormatError(format!("{name}: {m}")))?;
@@ -282,15 +315,29 @@ impl SecretFile {
     }
 
     /// Replaces the recovery codes with hashes of `codes` (canonical form), under a new salt.
-    pub fn set_recovery_codes(&mut self, codes: &[Zeroizing<String>], now: UnixTime) -> Result<(), String> {
+    pub fn set_recovery_codes(
+        &mut self,
+        codes: &[Zeroizing<String>],
+        now: UnixTime,
+    ) -> Result<(), String> {
         self.recovery = Some(RecoveryCodes::hash_all(kdf::Purpose::Recovery, codes, now)?);
         Ok(())
     }
 
     /// Stores google-authenticator scratch codes (8 digits each) as hashes.
-    pub fn set_legacy_scratch_codes(&mut self, codes: &[Zeroizing<String>], now: UnixTime) -> Result<(), String> {
-        if let Some(bad) = codes.iter().find(|c| c.len() != 8 || !c.bytes().all(|b| b.is_ascii_digit())) {
-            return Err(format!("scratch code of {} characters is not 8 digits", bad.len()));
+    pub fn set_legacy_scratch_codes(
+        &mut self,
+        codes: &[Zeroizing<String>],
+        now: UnixTime,
+    ) -> Result<(), String> {
+        if let Some(bad) = codes
+            .iter()
+            .find(|c| c.len() != 8 || !c.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "scratch code of {} characters is not 8 digits",
+                bad.len()
+            ));
         }
         self.legacy_scratch = if codes.is_empty() {
             None
@@ -301,7 +348,13 @@ impl SecretFile {
     }
 
     /// Sets the temporary access pass (one a user: a new one replaces the old).
-    pub fn set_pass(&mut self, pass: &str, now: UnixTime, expires: UnixTime, issued_by: &str) -> Result<(), String> {
+    pub fn set_pass(
+        &mut self,
+        pass: &str,
+        now: UnixTime,
+        expires: UnixTime,
+        issued_by: &str,
+    ) -> Result<(), String> {
         let params = KdfParams::default();
         let salt = kdf::new_salt()?;
         let h = kdf::hash(params, kdf::Purpose::Pass, &salt, pass)?;
@@ -318,7 +371,11 @@ impl SecretFile {
 }
 
 impl RecoveryCodes {
-    fn hash_all(purpose: kdf::Purpose, codes: &[Zeroizing<String>], now: UnixTime) -> Result<RecoveryCodes, String> {
+    fn hash_all(
+        purpose: kdf::Purpose,
+        codes: &[Zeroizing<String>],
+        now: UnixTime,
+    ) -> Result<RecoveryCodes, String> {
         let params = KdfParams::default();
         let salt = kdf::new_salt()?;
         let mut hashes = Vec::with_capacity(codes.len());
@@ -326,14 +383,28 @@ impl RecoveryCodes {
             let h = kdf::hash(params, purpose, &salt, c)?;
             hashes.push(BASE64.encode(h.as_ref()));
         }
-        Ok(RecoveryCodes { kdf: params, salt: BASE64.encode(&salt), hashes, created: now })
+        Ok(RecoveryCodes {
+            kdf: params,
+            salt: BASE64.encode(&salt),
+            hashes,
+            created: now,
+        })
     }
 
-    /// Index of the code matching `code`: one argon2id evaluation however many remain.
-    pub fn find(&self, purpose: kdf::Purpose, code: &str) -> Result<Option<usize>, String> {
-        let salt = decode_salt(&self.salt)?;
-        let stored = self.hashes.iter().map(|h| decode_hash(h)).collect::<Result<Vec<_>, _>>()?;
-        let h = kdf::hash(self.kdf, purpose, &salt, code)?;
+    /// Index of the code matching `code`: one argon2id evaluation however many remain
+    /// (none when `pre` already holds the hash under this set's salt).
+    pub fn find(
+        &self,
+        purpose: kdf::Purpose,
+        code: &str,
+        pre: Option<&kdf::Precomputed>,
+    ) -> Result<Option<usize>, String> {
+        let stored = self
+            .hashes
+            .iter()
+            .map(|h| decode_hash(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let h = kdf::hash_or_reuse(self.kdf, purpose, &self.salt, code, pre)?;
         Ok(kdf::find(&h, &stored))
     }
 }
@@ -345,7 +416,9 @@ impl Default for SecretFile {
 }
 
 pub(crate) fn decode_salt(s: &str) -> Result<Vec<u8>, String> {
-    let b = BASE64.decode(s.as_bytes()).map_err(|_| "salt is not base64".to_string())?;
+    let b = BASE64
+        .decode(s.as_bytes())
+        .map_err(|_| "salt is not base64".to_string())?;
     if !(8..=64).contains(&b.len()) {
         return Err(format!("salt is {} bytes (8 to 64 allowed)", b.len()));
     }
@@ -353,8 +426,11 @@ pub(crate) fn decode_salt(s: &str) -> Result<Vec<u8>, String> {
 }
 
 pub(crate) fn decode_hash(s: &str) -> Result<[u8; HASH_LEN], String> {
-    let b = BASE64.decode(s.as_bytes()).map_err(|_| "hash is not base64".to_string())?;
-    b.try_into().map_err(|_| format!("hash is not {HASH_LEN} bytes"))
+    let b = BASE64
+        .decode(s.as_bytes())
+        .map_err(|_| "hash is not base64".to_string())?;
+    b.try_into()
+        .map_err(|_| format!("hash is not {HASH_LEN} bytes"))
 }
 
 #[cfg(test)]
@@ -379,7 +455,8 @@ mod tests {
     #[test]
     fn round_trip_keeps_everything() {
         let mut f = sample();
-        f.set_recovery_codes(&[crate::codes::generate(16).unwrap()], 5).unwrap();
+        f.set_recovery_codes(&[crate::codes::generate(16).unwrap()], 5)
+            .unwrap();
         f.state.last_login = Some(7);
         f.state.last_login_from = Some("192.0.2.1".into());
         let text = f.to_toml().unwrap();
@@ -397,7 +474,10 @@ mod tests {
             (good.replace("digits = 6", "digits = 9"), "digits"),
             (good.replace("period = 30", "period = 0"), "period"),
             (format!("{good}\nextra = 1\n"), "not valid"),
-            (good.replace("version = 1", "version = 1\nversion = 1"), "not valid"),
+            (
+                good.replace("version = 1", "version = 1\nversion = 1"),
+                "not valid",
+            ),
             (format!("{}{good}", "x = [".repeat(5000)), "not valid"),
             ("a".repeat(MAX_FILE_BYTES + 1), "larger"),
         ];

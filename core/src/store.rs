@@ -15,8 +15,8 @@ use crate::account::Account;
 use crate::config::Config;
 use crate::secret::{SecretFile, MAX_FILE_BYTES};
 use nix::errno::Errno;
-use nix::fcntl::{openat, renameat, Flock, FlockArg, OFlag};
 use nix::fcntl::AtFlags;
+use nix::fcntl::{openat, renameat, Flock, FlockArg, OFlag};
 use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
 use nix::unistd::{fsync, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::fmt;
@@ -56,23 +56,44 @@ pub struct Location {
 
 impl Location {
     pub fn for_account(config: &Config, account: &Account) -> Result<Location, StoreError> {
-        let path = config.secret_path.expand(&account.name, account.uid, &account.home);
+        let path = config
+            .secret_path
+            .expand(&account.name, account.uid, &account.home);
         let owner = if config.secret_path.is_system_mode() {
             Owner::Root
         } else {
-            Owner::User { uid: account.uid, gid: account.gid }
+            Owner::User {
+                uid: account.uid,
+                gid: account.gid,
+            }
         };
         Location::from_path(&path, owner)
     }
 
     pub fn from_path(path: &str, owner: Owner) -> Result<Location, StoreError> {
-        let (dir, file) = path
-            .rsplit_once('/')
-            .ok_or_else(|| StoreError::new(path, "is not an absolute path", "fix secret_path in twofold.toml"))?;
+        let (dir, file) = path.rsplit_once('/').ok_or_else(|| {
+            StoreError::new(
+                path,
+                "is not an absolute path",
+                "fix secret_path in twofold.toml",
+            )
+        })?;
         if !path.starts_with('/') || file.is_empty() || file == "." || file == ".." {
-            return Err(StoreError::new(path, "is not an absolute path to a file", "fix secret_path in twofold.toml"));
+            return Err(StoreError::new(
+                path,
+                "is not an absolute path to a file",
+                "fix secret_path in twofold.toml",
+            ));
         }
-        Ok(Location { dir: if dir.is_empty() { "/".into() } else { dir.into() }, file: file.into(), owner })
+        Ok(Location {
+            dir: if dir.is_empty() {
+                "/".into()
+            } else {
+                dir.into()
+            },
+            file: file.into(),
+            owner,
+        })
     }
 
     pub fn path(&self) -> String {
@@ -108,7 +129,12 @@ pub enum ErrorKind {
 
 impl StoreError {
     fn new(path: &str, problem: impl Into<String>, fix: impl Into<String>) -> StoreError {
-        StoreError { path: path.into(), problem: problem.into(), fix: fix.into(), kind: ErrorKind::Unsafe }
+        StoreError {
+            path: path.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+            kind: ErrorKind::Unsafe,
+        }
     }
     fn io(path: &str, what: &str, e: Errno) -> StoreError {
         let fix = match e {
@@ -117,7 +143,12 @@ impl StoreError {
             Errno::EACCES | Errno::EPERM => "check the permissions of the file and its directories",
             _ => "check the file system",
         };
-        StoreError { path: path.into(), problem: format!("{what} failed: {}", e.desc()), fix: fix.into(), kind: ErrorKind::Io }
+        StoreError {
+            path: path.into(),
+            problem: format!("{what} failed: {}", e.desc()),
+            fix: fix.into(),
+            kind: ErrorKind::Io,
+        }
     }
 }
 
@@ -145,12 +176,18 @@ impl FsIdentity {
         }
         let old_gid = nix::unistd::setfsgid(Gid::from_raw(gid));
         let old_uid = nix::unistd::setfsuid(Uid::from_raw(uid));
-        let guard = FsIdentity { restore: Some((old_uid, old_gid)) };
+        let guard = FsIdentity {
+            restore: Some((old_uid, old_gid)),
+        };
         // Each call returns the previous value: calling again with the same id reads it back.
         let now_uid = nix::unistd::setfsuid(Uid::from_raw(uid));
         let now_gid = nix::unistd::setfsgid(Gid::from_raw(gid));
         if now_uid.as_raw() != uid || now_gid.as_raw() != gid {
-            return Err(StoreError::new(path, "could not take the user's file identity (setfsuid)", "report this as a bug"));
+            return Err(StoreError::new(
+                path,
+                "could not take the user's file identity (setfsuid)",
+                "report this as a bug",
+            ));
         }
         Ok(guard)
     }
@@ -207,13 +244,19 @@ impl SecretStore {
 
     /// Opens the directory, creating missing components with mode 0700 (enrollment).
     pub fn open_or_create(loc: &Location) -> Result<SecretStore, StoreError> {
-        SecretStore::walk(loc, true)?
-            .ok_or_else(|| StoreError::new(&loc.dir, "could not be created", "check the parent directory"))
+        SecretStore::walk(loc, true)?.ok_or_else(|| {
+            StoreError::new(
+                &loc.dir,
+                "could not be created",
+                "check the parent directory",
+            )
+        })
     }
 
     fn walk(loc: &Location, create: bool) -> Result<Option<SecretStore>, StoreError> {
         let identity = FsIdentity::assume(loc.owner, &loc.path())?;
-        let mut dir = nix::fcntl::open("/", DIR_FLAGS, Mode::empty()).map_err(|e| StoreError::io("/", "open", e))?;
+        let mut dir = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
+            .map_err(|e| StoreError::io("/", "open", e))?;
         let mut walked = String::new();
         check_dir(&dir, "/", loc.owner, false)?;
         let components: Vec<&str> = loc.dir.split('/').filter(|c| !c.is_empty()).collect();
@@ -222,7 +265,11 @@ impl SecretStore {
             walked.push('/');
             walked.push_str(comp);
             if *comp == "." || *comp == ".." {
-                return Err(StoreError::new(&walked, "contains `.` or `..`", "fix secret_path in twofold.toml"));
+                return Err(StoreError::new(
+                    &walked,
+                    "contains `.` or `..`",
+                    "fix secret_path in twofold.toml",
+                ));
             }
             let next = match openat(&dir, *comp, DIR_FLAGS, Mode::empty()) {
                 Ok(fd) => fd,
@@ -231,7 +278,8 @@ impl SecretStore {
                         Ok(()) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(StoreError::io(&walked, "creating the directory", e)),
                     }
-                    openat(&dir, *comp, DIR_FLAGS, Mode::empty()).map_err(|e| StoreError::io(&walked, "open", e))?
+                    openat(&dir, *comp, DIR_FLAGS, Mode::empty())
+                        .map_err(|e| StoreError::io(&walked, "open", e))?
                 }
                 Err(Errno::ENOENT) => return Ok(None),
                 Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
@@ -246,7 +294,11 @@ impl SecretStore {
             check_dir(&next, &walked, loc.owner, last)?;
             dir = next;
         }
-        Ok(Some(SecretStore { loc: loc.clone(), dir, _identity: identity }))
+        Ok(Some(SecretStore {
+            loc: loc.clone(),
+            dir,
+            _identity: identity,
+        }))
     }
 
     pub fn location(&self) -> &Location {
@@ -256,16 +308,28 @@ impl SecretStore {
     /// Reads and checks the secret file. `Ok(None)` if it does not exist.
     pub fn read(&self) -> Result<Option<SecretFile>, StoreError> {
         let path = self.loc.path();
-        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        let flags = OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_CLOEXEC
+            | OFlag::O_NOCTTY;
         let fd = match openat(&self.dir, self.loc.file.as_str(), flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Ok(None),
             Err(Errno::ELOOP) => {
-                return Err(StoreError::new(&path, "is a symlink", "replace it with the real file; twofold never follows symlinks"))
+                return Err(StoreError::new(
+                    &path,
+                    "is a symlink",
+                    "replace it with the real file; twofold never follows symlinks",
+                ))
             }
             Err(Errno::EACCES) => {
                 // Say why, if the reason is a wrong owner (the usual case).
-                if let Ok(st) = fstatat(&self.dir, self.loc.file.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                if let Ok(st) = fstatat(
+                    &self.dir,
+                    self.loc.file.as_str(),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                ) {
                     check_file(&st, &path, self.loc.owner)?;
                 }
                 return Err(StoreError::io(&path, "open", Errno::EACCES));
@@ -279,9 +343,19 @@ impl SecretStore {
         (&mut file)
             .take(MAX_FILE_BYTES as u64 + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| StoreError::io(&path, "read", Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+            .map_err(|e| {
+                StoreError::io(
+                    &path,
+                    "read",
+                    Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                )
+            })?;
         if buf.len() > MAX_FILE_BYTES {
-            return Err(StoreError::new(&path, format!("is larger than {MAX_FILE_BYTES} bytes"), "restore it from a backup or re-enroll"));
+            return Err(StoreError::new(
+                &path,
+                format!("is larger than {MAX_FILE_BYTES} bytes"),
+                "restore it from a backup or re-enroll",
+            ));
         }
         SecretFile::parse(&buf).map(Some).map_err(|e| {
             StoreError::new(&path, e.0, "restore it from a backup, or have an admin run `twofold admin reset` and re-enroll")
@@ -294,16 +368,36 @@ impl SecretStore {
         let path = format!("{}/{}", self.loc.dir.trim_end_matches('/'), name);
         let base = OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
         // Read-only is enough for flock, and works on a read-only filesystem.
-        let fd = match openat(&self.dir, name.as_str(), base | OFlag::O_RDONLY, Mode::empty()) {
+        let fd = match openat(
+            &self.dir,
+            name.as_str(),
+            base | OFlag::O_RDONLY,
+            Mode::empty(),
+        ) {
             Ok(fd) => fd,
-            Err(Errno::ENOENT) => openat(&self.dir, name.as_str(), base | OFlag::O_WRONLY | OFlag::O_CREAT, Mode::S_IRUSR | Mode::S_IWUSR)
-                .map_err(|e| StoreError::io(&path, "creating the lock file", e))?,
-            Err(Errno::ELOOP) => return Err(StoreError::new(&path, "is a symlink", "remove it; twofold recreates it")),
+            Err(Errno::ENOENT) => openat(
+                &self.dir,
+                name.as_str(),
+                base | OFlag::O_WRONLY | OFlag::O_CREAT,
+                Mode::S_IRUSR | Mode::S_IWUSR,
+            )
+            .map_err(|e| StoreError::io(&path, "creating the lock file", e))?,
+            Err(Errno::ELOOP) => {
+                return Err(StoreError::new(
+                    &path,
+                    "is a symlink",
+                    "remove it; twofold recreates it",
+                ))
+            }
             Err(e) => return Err(StoreError::io(&path, "open", e)),
         };
         let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", e))?;
         if !is_type(&st, SFlag::S_IFREG) || st.st_uid != self.loc.owner.uid() {
-            return Err(StoreError::new(&path, format!("is {} owned by uid {}", type_name(&st), st.st_uid), "remove it; twofold recreates it"));
+            return Err(StoreError::new(
+                &path,
+                format!("is {} owned by uid {}", type_name(&st), st.st_uid),
+                "remove it; twofold recreates it",
+            ));
         }
         let deadline = Instant::now() + LOCK_WAIT;
         let mut fd = fd;
@@ -322,24 +416,37 @@ impl SecretStore {
     /// Replaces the secret file atomically. Requires the lock.
     pub fn write(&self, _lock: &Lock, file: &SecretFile) -> Result<(), StoreError> {
         let path = self.loc.path();
-        let text = file
-            .to_toml()
-            .map_err(|e| StoreError::new(&path, format!("would not be valid: {e}"), "report this as a bug"))?;
+        let text = file.to_toml().map_err(|e| {
+            StoreError::new(
+                &path,
+                format!("would not be valid: {e}"),
+                "report this as a bug",
+            )
+        })?;
         let tmp = self.loc.temp_name();
         // A temp file left by a crash is garbage: we hold the lock, nobody else writes it.
         match unlinkat(&self.dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => return Err(StoreError::io(&path, "removing a stale temp file", e)),
         }
-        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = openat(&self.dir, tmp.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
-            .map_err(|e| StoreError::io(&path, "creating the temp file", e))?;
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(
+            &self.dir,
+            tmp.as_str(),
+            flags,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )
+        .map_err(|e| StoreError::io(&path, "creating the temp file", e))?;
         let result = (|| {
             let mut f = std::fs::File::from(fd);
-            f.write_all(text.as_bytes()).map_err(|e| StoreError::io(&path, "write", errno_of(&e)))?;
-            f.sync_all().map_err(|e| StoreError::io(&path, "fsync", errno_of(&e)))?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| StoreError::io(&path, "write", errno_of(&e)))?;
+            f.sync_all()
+                .map_err(|e| StoreError::io(&path, "fsync", errno_of(&e)))?;
             drop(f);
-            renameat(&self.dir, tmp.as_str(), &self.dir, self.loc.file.as_str()).map_err(|e| StoreError::io(&path, "rename", e))?;
+            renameat(&self.dir, tmp.as_str(), &self.dir, self.loc.file.as_str())
+                .map_err(|e| StoreError::io(&path, "rename", e))?;
             fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", e))
         })();
         if result.is_err() {
@@ -351,7 +458,11 @@ impl SecretStore {
     /// Removes the secret file (admin reset). Requires the lock.
     pub fn remove(&self, _lock: &Lock) -> Result<bool, StoreError> {
         let path = self.loc.path();
-        match unlinkat(&self.dir, self.loc.file.as_str(), UnlinkatFlags::NoRemoveDir) {
+        match unlinkat(
+            &self.dir,
+            self.loc.file.as_str(),
+            UnlinkatFlags::NoRemoveDir,
+        ) {
             Ok(()) => {}
             Err(Errno::ENOENT) => return Ok(false),
             Err(e) => return Err(StoreError::io(&path, "remove", e)),
@@ -372,19 +483,39 @@ const fn libc_eio() -> i32 {
 fn check_dir(fd: &impl AsFd, path: &str, owner: Owner, last: bool) -> Result<(), StoreError> {
     let st = fstat(fd).map_err(|e| StoreError::io(path, "fstat", e))?;
     if !is_type(&st, SFlag::S_IFDIR) {
-        return Err(StoreError::new(path, format!("is {}, not a directory", type_name(&st)), "replace it with a directory"));
-    }
-    let uid = owner.uid();
-    let owner_ok = if last { st.st_uid == uid } else { st.st_uid == 0 || st.st_uid == uid };
-    if !owner_ok {
-        let who = if uid == 0 { "root".to_string() } else { format!("uid {uid}") };
-        return Err(StoreError::new(path, format!("is owned by uid {}, expected {who}", st.st_uid), format!("chown it to {who}")));
-    }
-    let sticky = st.st_mode & 0o1000 != 0;
-    if st.st_mode & 0o022 != 0 && !(sticky && !last) {
         return Err(StoreError::new(
             path,
-            format!("is writable by group or others (mode {:04o})", st.st_mode & 0o7777),
+            format!("is {}, not a directory", type_name(&st)),
+            "replace it with a directory",
+        ));
+    }
+    let uid = owner.uid();
+    let owner_ok = if last {
+        st.st_uid == uid
+    } else {
+        st.st_uid == 0 || st.st_uid == uid
+    };
+    if !owner_ok {
+        let who = if uid == 0 {
+            "root".to_string()
+        } else {
+            format!("uid {uid}")
+        };
+        return Err(StoreError::new(
+            path,
+            format!("is owned by uid {}, expected {who}", st.st_uid),
+            format!("chown it to {who}"),
+        ));
+    }
+    // A sticky ancestor such as /tmp may be world-writable; the secret's own directory may not.
+    let sticky_ancestor = st.st_mode & 0o1000 != 0 && !last;
+    if st.st_mode & 0o022 != 0 && !sticky_ancestor {
+        return Err(StoreError::new(
+            path,
+            format!(
+                "is writable by group or others (mode {:04o})",
+                st.st_mode & 0o7777
+            ),
             format!("run `chmod go-w {path}`"),
         ));
     }
@@ -393,21 +524,36 @@ fn check_dir(fd: &impl AsFd, path: &str, owner: Owner, last: bool) -> Result<(),
 
 fn check_file(st: &FileStat, path: &str, owner: Owner) -> Result<(), StoreError> {
     if !is_type(st, SFlag::S_IFREG) {
-        return Err(StoreError::new(path, format!("is {}, not a regular file", type_name(st)), "replace it with the real secret file"));
+        return Err(StoreError::new(
+            path,
+            format!("is {}, not a regular file", type_name(st)),
+            "replace it with the real secret file",
+        ));
     }
     let uid = owner.uid();
     if st.st_uid != uid {
-        return Err(StoreError::new(path, format!("is owned by uid {}, expected uid {uid}", st.st_uid), format!("chown it to uid {uid}, or re-enroll")));
+        return Err(StoreError::new(
+            path,
+            format!("is owned by uid {}, expected uid {uid}", st.st_uid),
+            format!("chown it to uid {uid}, or re-enroll"),
+        ));
     }
     if st.st_mode & 0o077 != 0 {
         return Err(StoreError::new(
             path,
-            format!("is readable or writable by group or others (mode {:04o})", st.st_mode & 0o7777),
+            format!(
+                "is readable or writable by group or others (mode {:04o})",
+                st.st_mode & 0o7777
+            ),
             format!("run `chmod 600 {path}`"),
         ));
     }
     if st.st_nlink != 1 {
-        return Err(StoreError::new(path, format!("has {} hard links", st.st_nlink), "replace it with a file of its own"));
+        return Err(StoreError::new(
+            path,
+            format!("has {} hard links", st.st_nlink),
+            "replace it with a file of its own",
+        ));
     }
     Ok(())
 }

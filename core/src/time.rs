@@ -23,8 +23,9 @@ pub fn parse_rfc3339(s: &str) -> Result<UnixTime, String> {
     } else {
         s
     };
-    let t = humantime::parse_rfc3339_weak(text)
-        .map_err(|e| format!("`{s}` is not an RFC 3339 date ({e}); write it like 2026-12-31T00:00:00Z"))?;
+    let t = humantime::parse_rfc3339_weak(text).map_err(|e| {
+        format!("`{s}` is not an RFC 3339 date ({e}); write it like 2026-12-31T00:00:00Z")
+    })?;
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .map_err(|_| format!("`{s}` is before 1970"))

@@ -123,6 +123,9 @@ mod tests {
         let d = device(Algorithm::SHA1, b"12345678901234567890");
         let code = code_at(&d, 1_000_000).unwrap();
         assert_eq!(check(&d, &code, 1_000_000 + 61, 1).unwrap(), Match::None);
-        assert_eq!(check(&d, &code, 1_000_000 + 61, 2).unwrap(), Match::Fresh(1_000_000 / 30));
+        assert_eq!(
+            check(&d, &code, 1_000_000 + 61, 2).unwrap(),
+            Match::Fresh(1_000_000 / 30)
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::codes::Attempt;
 use crate::config::Config;
-use crate::kdf::{self, Purpose};
-use crate::secret::{decode_hash, decode_salt, SecretFile};
+use crate::kdf::{self, Precomputed, Purpose};
+use crate::secret::{decode_hash, SecretFile};
 use crate::totp::{self, Match};
 use crate::UnixTime;
 
@@ -23,7 +23,13 @@ pub struct Decision {
 
 impl Decision {
     fn deny(method: &'static str, reason: impl Into<String>) -> Decision {
-        Decision { accepted: false, method, reason: reason.into(), notice: None, update: None }
+        Decision {
+            accepted: false,
+            method,
+            reason: reason.into(),
+            notice: None,
+            update: None,
+        }
     }
 }
 
@@ -37,21 +43,78 @@ fn record_login(file: &mut SecretFile, now: UnixTime, origin: &Origin, method: &
     file.state.failures = 0;
     file.state.throttled_until = 0;
     file.state.last_login = Some(now);
-    file.state.last_login_from =
-        Some(origin.rhost.filter(|h| !h.is_empty()).map_or_else(|| format!("local ({})", origin.service), str::to_string));
+    file.state.last_login_from = Some(
+        origin
+            .rhost
+            .filter(|h| !h.is_empty())
+            .map_or_else(|| format!("local ({})", origin.service), str::to_string),
+    );
     file.state.last_login_method = Some(method.to_string());
 }
 
-pub fn decide(file: &SecretFile, attempt: &Attempt, config: &Config, now: UnixTime, origin: &Origin) -> Decision {
+pub fn decide(
+    file: &SecretFile,
+    attempt: &Attempt,
+    config: &Config,
+    now: UnixTime,
+    origin: &Origin,
+) -> Decision {
+    decide_with(file, attempt, config, now, origin, None)
+}
+
+/// As [`decide`], reusing a hash computed by [`precompute`] where its salt still applies.
+pub fn decide_with(
+    file: &SecretFile,
+    attempt: &Attempt,
+    config: &Config,
+    now: UnixTime,
+    origin: &Origin,
+    pre: Option<&Precomputed>,
+) -> Decision {
     match attempt {
         Attempt::Malformed(why) => Decision::deny("none", format!("input refused: {why}")),
-        Attempt::Totp(code) => decide_totp(file, code, config, now, origin),
-        Attempt::Recovery(code) => decide_recovery(file, code, now, origin),
-        Attempt::Pass(code) => decide_pass(file, code, now, origin),
+        Attempt::Totp(code) => decide_totp(file, code, config, now, origin, pre),
+        Attempt::Recovery(code) => decide_recovery(file, code, now, origin, pre),
+        Attempt::Pass(code) => decide_pass(file, code, now, origin, pre),
     }
 }
 
-fn decide_totp(file: &SecretFile, code: &str, config: &Config, now: UnixTime, origin: &Origin) -> Decision {
+/// The argon2 work an attempt will need, done from a copy of the file read without the lock.
+/// `None` when the attempt needs no hashing (a TOTP code, malformed input, nothing stored).
+pub fn precompute(file: &SecretFile, attempt: &Attempt, now: UnixTime) -> Option<Precomputed> {
+    let (purpose, kdf, salt, code) = match attempt {
+        Attempt::Recovery(code) => {
+            let r = file.recovery.as_ref().filter(|r| !r.hashes.is_empty())?;
+            (Purpose::Recovery, r.kdf, &r.salt, code)
+        }
+        Attempt::Pass(code) => {
+            let p = file.pass.as_ref()?;
+            (Purpose::Pass, p.kdf, &p.salt, code)
+        }
+        Attempt::Totp(code)
+            if code.len() == 8
+                && now >= file.state.throttled_until
+                && !file.devices.iter().any(|d| d.digits == 8) =>
+        {
+            let s = file
+                .legacy_scratch
+                .as_ref()
+                .filter(|s| !s.hashes.is_empty())?;
+            (Purpose::Scratch, s.kdf, &s.salt, code)
+        }
+        _ => return None,
+    };
+    Precomputed::new(purpose, kdf, salt, code).ok()
+}
+
+fn decide_totp(
+    file: &SecretFile,
+    code: &str,
+    config: &Config,
+    now: UnixTime,
+    origin: &Origin,
+    pre: Option<&Precomputed>,
+) -> Decision {
     if now < file.state.throttled_until {
         let mut d = Decision::deny(
             "totp",
@@ -94,7 +157,7 @@ fn decide_totp(file: &SecretFile, code: &str, config: &Config, now: UnixTime, or
     // TOTP code never costs an argon2 evaluation.
     if let Some(scratch) = file.legacy_scratch.as_ref().filter(|_| code.len() == 8) {
         if !file.devices.iter().any(|d| d.digits == 8) {
-            match scratch.find(Purpose::Scratch, code) {
+            match scratch.find(Purpose::Scratch, code, pre) {
                 Ok(Some(i)) => {
                     let mut next = file.clone();
                     if let Some(s) = next.legacy_scratch.as_mut() {
@@ -110,7 +173,9 @@ fn decide_totp(file: &SecretFile, code: &str, config: &Config, now: UnixTime, or
                     };
                 }
                 Ok(None) => {}
-                Err(e) => return Decision::deny("recovery", format!("scratch codes unreadable: {e}")),
+                Err(e) => {
+                    return Decision::deny("recovery", format!("scratch codes unreadable: {e}"))
+                }
             }
         }
     }
@@ -124,24 +189,42 @@ fn decide_totp(file: &SecretFile, code: &str, config: &Config, now: UnixTime, or
         Some(name) => format!("code already used (replay, device {name})"),
         None => "wrong code".to_string(),
     };
-    let throttle = if delay > 0 { format!("; TOTP paused for {delay} s") } else { String::new() };
+    let throttle = if delay > 0 {
+        format!("; TOTP paused for {delay} s")
+    } else {
+        String::new()
+    };
     Decision {
         accepted: false,
         method: "totp",
-        reason: format!("{why}; {} consecutive failures{throttle}", next.state.failures),
+        reason: format!(
+            "{why}; {} consecutive failures{throttle}",
+            next.state.failures
+        ),
         notice: None,
         update: Some(next),
     }
 }
 
-fn decide_recovery(file: &SecretFile, code: &str, now: UnixTime, origin: &Origin) -> Decision {
+fn decide_recovery(
+    file: &SecretFile,
+    code: &str,
+    now: UnixTime,
+    origin: &Origin,
+    pre: Option<&Precomputed>,
+) -> Decision {
     let Some(rec) = file.recovery.as_ref().filter(|r| !r.hashes.is_empty()) else {
         return Decision::deny("recovery", "no recovery codes are left");
     };
     // One argon2id evaluation, however many codes remain.
-    let i = match rec.find(Purpose::Recovery, code) {
+    let i = match rec.find(Purpose::Recovery, code, pre) {
         Ok(Some(i)) => i,
-        Ok(None) => return Decision::deny("recovery", "recovery code does not match (wrong or already used)"),
+        Ok(None) => {
+            return Decision::deny(
+                "recovery",
+                "recovery code does not match (wrong or already used)",
+            )
+        }
         Err(e) => return Decision::deny("recovery", format!("recovery codes unreadable: {e}")),
     };
     let mut next = file.clone();
@@ -155,7 +238,9 @@ fn decide_recovery(file: &SecretFile, code: &str, now: UnixTime, origin: &Origin
         method: "recovery",
         reason: format!("recovery code accepted, {left} left"),
         notice: Some(if left <= 2 {
-            format!("Recovery code accepted. Only {left} left: run `twofold recovery regenerate` now.")
+            format!(
+                "Recovery code accepted. Only {left} left: run `twofold recovery regenerate` now."
+            )
         } else {
             format!("Recovery code accepted; it cannot be used again. {left} left.")
         }),
@@ -163,14 +248,20 @@ fn decide_recovery(file: &SecretFile, code: &str, now: UnixTime, origin: &Origin
     }
 }
 
-fn decide_pass(file: &SecretFile, code: &str, now: UnixTime, origin: &Origin) -> Decision {
+fn decide_pass(
+    file: &SecretFile,
+    code: &str,
+    now: UnixTime,
+    origin: &Origin,
+    pre: Option<&Precomputed>,
+) -> Decision {
     let Some(pass) = file.pass.as_ref() else {
         return Decision::deny("pass", "no temporary access pass is issued");
     };
-    let (Ok(salt), Ok(stored)) = (decode_salt(&pass.salt), decode_hash(&pass.hash)) else {
+    let Ok(stored) = decode_hash(&pass.hash) else {
         return Decision::deny("pass", "temporary access pass hash is unreadable");
     };
-    let h = match kdf::hash(pass.kdf, Purpose::Pass, &salt, code) {
+    let h = match kdf::hash_or_reuse(pass.kdf, Purpose::Pass, &pass.salt, code, pre) {
         Ok(h) => h,
         Err(e) => return Decision::deny("pass", e),
     };
@@ -178,7 +269,13 @@ fn decide_pass(file: &SecretFile, code: &str, now: UnixTime, origin: &Origin) ->
         return Decision::deny("pass", "temporary access pass does not match");
     }
     if now >= pass.expires {
-        return Decision::deny("pass", format!("temporary access pass expired at {}", crate::time::rfc3339(pass.expires)));
+        return Decision::deny(
+            "pass",
+            format!(
+                "temporary access pass expired at {}",
+                crate::time::rfc3339(pass.expires)
+            ),
+        );
     }
     let mut next = file.clone();
     next.pass = None;
@@ -199,7 +296,10 @@ mod tests {
     use crate::secret::{Algorithm, Device, SecretKey};
 
     const NOW: UnixTime = 1_800_000_000;
-    const ORIGIN: Origin = Origin { rhost: Some("192.0.2.7"), service: "sshd" };
+    const ORIGIN: Origin = Origin {
+        rhost: Some("192.0.2.7"),
+        service: "sshd",
+    };
 
     fn file() -> SecretFile {
         let mut f = SecretFile::new();
@@ -233,7 +333,9 @@ mod tests {
     #[test]
     fn replayed_code_is_rejected() {
         let f = file();
-        let first = decide(&f, &code(&f, NOW), &Config::default(), NOW, &ORIGIN).update.unwrap();
+        let first = decide(&f, &code(&f, NOW), &Config::default(), NOW, &ORIGIN)
+            .update
+            .unwrap();
         let d = decide(&first, &code(&f, NOW), &Config::default(), NOW + 5, &ORIGIN);
         assert!(!d.accepted);
         assert!(d.reason.contains("replay"), "{}", d.reason);
@@ -242,8 +344,16 @@ mod tests {
     #[test]
     fn older_code_after_newer_one_is_a_replay() {
         let f = file();
-        let after_next = decide(&f, &code(&f, NOW + 30), &Config::default(), NOW, &ORIGIN).update.unwrap();
-        let d = decide(&after_next, &code(&f, NOW), &Config::default(), NOW, &ORIGIN);
+        let after_next = decide(&f, &code(&f, NOW + 30), &Config::default(), NOW, &ORIGIN)
+            .update
+            .unwrap();
+        let d = decide(
+            &after_next,
+            &code(&f, NOW),
+            &Config::default(),
+            NOW,
+            &ORIGIN,
+        );
         assert!(!d.accepted);
     }
 
@@ -262,10 +372,20 @@ mod tests {
         assert_eq!(f.state.throttled_until, NOW + 30);
         // Even the right code is refused (and not checked) while throttled.
         let d = decide(&f, &code(&f, NOW + 1), &config, NOW + 1, &ORIGIN);
-        assert!(!d.accepted && d.reason.contains("throttled"), "{}", d.reason);
+        assert!(
+            !d.accepted && d.reason.contains("throttled"),
+            "{}",
+            d.reason
+        );
         assert!(d.update.is_none());
         // The owner still gets in with a recovery code, which clears the throttle.
-        let d = decide(&f, &classify(grouped(&rc).as_bytes()), &config, NOW + 2, &ORIGIN);
+        let d = decide(
+            &f,
+            &classify(grouped(&rc).as_bytes()),
+            &config,
+            NOW + 2,
+            &ORIGIN,
+        );
         assert!(d.accepted, "{}", d.reason);
         let f = d.update.unwrap();
         assert_eq!((f.state.failures, f.state.throttled_until), (0, 0));
@@ -295,7 +415,16 @@ mod tests {
         assert!(!decide(&f, &typed, &Config::default(), NOW + 600, &ORIGIN).accepted);
         let d = decide(&f, &typed, &Config::default(), NOW + 599, &ORIGIN);
         assert!(d.accepted);
-        assert!(!decide(&d.update.unwrap(), &typed, &Config::default(), NOW + 599, &ORIGIN).accepted);
+        assert!(
+            !decide(
+                &d.update.unwrap(),
+                &typed,
+                &Config::default(),
+                NOW + 599,
+                &ORIGIN
+            )
+            .accepted
+        );
     }
 
     #[test]
@@ -303,7 +432,46 @@ mod tests {
         let f = file();
         let d = decide(&f, &classify(b"hello"), &Config::default(), NOW, &ORIGIN);
         assert!(!d.accepted && d.update.is_none());
-        let d = decide(&f, &classify(grouped(&generate(RECOVERY_LEN).unwrap()).as_bytes()), &Config::default(), NOW, &ORIGIN);
+        let d = decide(
+            &f,
+            &classify(grouped(&generate(RECOVERY_LEN).unwrap()).as_bytes()),
+            &Config::default(),
+            NOW,
+            &ORIGIN,
+        );
         assert!(!d.accepted && d.update.is_none());
+    }
+
+    #[test]
+    fn hash_precomputed_before_a_regenerate_is_not_reused() {
+        let mut f = file();
+        let old = generate(RECOVERY_LEN).unwrap();
+        f.set_recovery_codes(std::slice::from_ref(&old), 0).unwrap();
+        let typed = classify(grouped(&old).as_bytes());
+        let pre = precompute(&f, &typed, NOW).expect("recovery attempts are precomputed");
+        // An admin regenerates while the person types: new salt, old code gone.
+        let mut regenerated = f.clone();
+        regenerated
+            .set_recovery_codes(&[generate(RECOVERY_LEN).unwrap()], 1)
+            .unwrap();
+        let d = decide_with(
+            &regenerated,
+            &typed,
+            &Config::default(),
+            NOW,
+            &ORIGIN,
+            Some(&pre),
+        );
+        assert!(!d.accepted, "{}", d.reason);
+        // Against the file it was computed from, it is used as is.
+        assert!(decide_with(&f, &typed, &Config::default(), NOW, &ORIGIN, Some(&pre)).accepted);
+    }
+
+    #[test]
+    fn totp_attempts_need_no_argon2() {
+        let mut f = file();
+        f.set_recovery_codes(&[generate(RECOVERY_LEN).unwrap()], 0)
+            .unwrap();
+        assert!(precompute(&f, &code(&f, NOW), NOW).is_none());
     }
 }

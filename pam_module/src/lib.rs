@@ -27,7 +27,10 @@ impl PamHooks for Twofold {
         match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args, flags))) {
             Ok(code) => code,
             Err(_) => {
-                log::write(Level::Error, "result=deny reason=\"internal error (panic caught); please report this bug\"");
+                log::write(
+                    Level::Error,
+                    "result=deny reason=\"internal error (panic caught); please report this bug\"",
+                );
                 PamResultCode::PAM_AUTH_ERR
             }
         }
@@ -42,10 +45,17 @@ impl PamHooks for Twofold {
 fn parse_args(args: &[&CStr]) -> Result<String, String> {
     let mut path = config::DEFAULT_PATH.to_string();
     for arg in args {
-        let arg = arg.to_str().map_err(|_| "a module argument is not UTF-8".to_string())?;
+        let arg = arg
+            .to_str()
+            .map_err(|_| "a module argument is not UTF-8".to_string())?;
         match arg.split_once('=') {
             Some(("config", p)) if p.starts_with('/') => path = p.to_string(),
-            _ => return Err(format!("unknown module argument `{}`; the only one is config=/path", arg.escape_default())),
+            _ => {
+                return Err(format!(
+                    "unknown module argument `{}`; the only one is config=/path",
+                    arg.escape_default()
+                ))
+            }
         }
     }
     Ok(path)
@@ -74,11 +84,14 @@ impl Conversation for PamConversation<'_> {
 }
 
 fn item_text(value: Option<&CStr>) -> Option<String> {
-    value.map(|v| v.to_string_lossy().into_owned()).filter(|v| !v.is_empty())
+    value
+        .map(|v| v.to_string_lossy().into_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
-    let service = item_text(pamh.get_item::<Service>().ok().flatten().map(|s| s.0)).unwrap_or_else(|| "?".into());
+    let service = item_text(pamh.get_item::<Service>().ok().flatten().map(|s| s.0))
+        .unwrap_or_else(|| "?".into());
     let rhost = item_text(pamh.get_item::<RHost>().ok().flatten().map(|s| s.0));
     let context = |user: &str| {
         format!(
@@ -89,36 +102,66 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         )
     };
 
-    let config = match parse_args(args).and_then(|path| Config::load(&path).map_err(|e| e.to_string())) {
-        Ok(c) => c,
-        Err(e) => {
-            log::write(Level::Error, &format!("{} result=deny reason={}", context("?"), log::quote(&e)));
-            return PamResultCode::PAM_SERVICE_ERR;
-        }
-    };
+    let config =
+        match parse_args(args).and_then(|path| Config::load(&path).map_err(|e| e.to_string())) {
+            Ok(c) => c,
+            Err(e) => {
+                log::write(
+                    Level::Error,
+                    &format!("{} result=deny reason={}", context("?"), log::quote(&e)),
+                );
+                return PamResultCode::PAM_SERVICE_ERR;
+            }
+        };
     let user = match pamh.get_user(None) {
         Ok(u) => u,
         Err(code) => {
-            log::write(Level::Error, &format!("{} result=deny reason=\"cannot get the user name ({code:?})\"", context("?")));
+            log::write(
+                Level::Error,
+                &format!(
+                    "{} result=deny reason=\"cannot get the user name ({code:?})\"",
+                    context("?")
+                ),
+            );
             return PamResultCode::PAM_AUTH_ERR;
         }
     };
     let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs(),
         Err(_) => {
-            log::write(Level::Error, &format!("{} result=deny reason=\"system clock is before 1970\"", context(&user)));
+            log::write(
+                Level::Error,
+                &format!(
+                    "{} result=deny reason=\"system clock is before 1970\"",
+                    context(&user)
+                ),
+            );
             return PamResultCode::PAM_AUTH_ERR;
         }
     };
     let conv = match pamh.get_item::<Conv>() {
         Ok(Some(conv)) => conv,
         _ => {
-            log::write(Level::Error, &format!("{} result=deny reason=\"application gave no PAM conversation\"", context(&user)));
+            log::write(
+                Level::Error,
+                &format!(
+                    "{} result=deny reason=\"application gave no PAM conversation\"",
+                    context(&user)
+                ),
+            );
             return PamResultCode::PAM_CONV_ERR;
         }
     };
-    let mut conversation = PamConversation { conv, silent: flags & PAM_SILENT != 0 };
-    let request = Request { user: &user, service: &service, rhost: rhost.as_deref(), now };
+    let mut conversation = PamConversation {
+        conv,
+        silent: flags & PAM_SILENT != 0,
+    };
+    let request = Request {
+        user: &user,
+        service: &service,
+        rhost: rhost.as_deref(),
+        now,
+    };
     let outcome = auth::authenticate(&config, &request, &mut conversation);
     report(&context(&user), &outcome);
     match outcome.answer {
@@ -136,11 +179,16 @@ fn report(context: &str, outcome: &Outcome) {
     };
     log::write(
         outcome.level,
-        &format!("{context} method={} result={result} reason={}", outcome.method, log::quote(&outcome.reason)),
+        &format!(
+            "{context} method={} result={result} reason={}",
+            outcome.method,
+            log::quote(&outcome.reason)
+        ),
     );
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -17,17 +17,28 @@ fn valid_code_is_accepted_and_logged() {
     let h = host_with_alice();
     let e = h.enroll("alice", ALICE, 0);
     let login = h.login("alice", e.code_at(now()).as_bytes());
-    login.assert_success().assert_log("user=\"alice\"").assert_log("method=totp result=success");
-    assert!(login.logs.iter().all(|l| !l.contains(&e.code_at(now())) && !l.contains(&e.base32())));
+    login
+        .assert_success()
+        .assert_log("user=\"alice\"")
+        .assert_log("method=totp result=success");
+    assert!(login
+        .logs
+        .iter()
+        .all(|l| !l.contains(&e.code_at(now())) && !l.contains(&e.base32())));
     // authpriv.info: <86>
-    assert!(login.logs.iter().any(|l| l.starts_with("<86>")), "{:?}", login.logs);
+    assert!(
+        login.logs.iter().any(|l| l.starts_with("<86>")),
+        "{:?}",
+        login.logs
+    );
 }
 
 #[test]
 fn code_computed_by_oathtool_is_accepted() {
     let h = host_with_alice();
     let e = h.enroll("alice", ALICE, 0);
-    h.login("alice", oathtool_code(&e.base32()).as_bytes()).assert_success();
+    h.login("alice", oathtool_code(&e.base32()).as_bytes())
+        .assert_success();
 }
 
 #[test]
@@ -36,7 +47,9 @@ fn wrong_code_is_rejected() {
     let e = h.enroll("alice", ALICE, 0);
     let right = e.code_at(now());
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
-    h.login("alice", wrong.as_bytes()).assert_denied().assert_log("wrong code");
+    h.login("alice", wrong.as_bytes())
+        .assert_denied()
+        .assert_log("wrong code");
     assert_eq!(h.read_file("alice", ALICE).state.failures, 1);
 }
 
@@ -46,7 +59,9 @@ fn replayed_code_is_rejected() {
     let e = h.enroll("alice", ALICE, 0);
     let code = e.code_at(now());
     h.login("alice", code.as_bytes()).assert_success();
-    h.login("alice", code.as_bytes()).assert_denied().assert_log("replay");
+    h.login("alice", code.as_bytes())
+        .assert_denied()
+        .assert_log("replay");
 }
 
 #[test]
@@ -54,26 +69,38 @@ fn recovery_code_is_accepted_once() {
     let h = host_with_alice();
     let e = h.enroll("alice", ALICE, 3);
     let code = e.recovery[1].to_lowercase().replace('-', " ");
-    h.login("alice", code.as_bytes()).assert_success().assert_log("method=recovery result=success");
-    h.login("alice", code.as_bytes()).assert_denied().assert_log("already used");
+    h.login("alice", code.as_bytes())
+        .assert_success()
+        .assert_log("method=recovery result=success");
+    h.login("alice", code.as_bytes())
+        .assert_denied()
+        .assert_log("already used");
     assert_eq!(h.read_file("alice", ALICE).recovery_codes_left(), 2);
 }
 
 #[test]
 fn unenrolled_user_is_denied_under_deny_and_passes_under_allow() {
     let mut h = host_with_alice();
-    h.login("alice", b"123456").assert_denied().assert_log("not enrolled");
+    h.login("alice", b"123456")
+        .assert_denied()
+        .assert_log("not enrolled");
     h.config("unenrolled = \"allow\"\n");
-    h.login("alice", b"").assert_success().assert_log("method=unenrolled result=success");
+    h.login("alice", b"")
+        .assert_success()
+        .assert_log("method=unenrolled result=success");
 }
 
 #[test]
 fn unenrolled_grace_date_in_the_future_allows_and_in_the_past_denies() {
     let mut h = host_with_alice();
     h.config("unenrolled_allow_until = 2099-01-01T00:00:00Z\n");
-    h.login("alice", b"").assert_success().assert_log("grace period until 2099-01-01");
+    h.login("alice", b"")
+        .assert_success()
+        .assert_log("grace period until 2099-01-01");
     h.config("unenrolled_allow_until = 2001-01-01T00:00:00Z\n");
-    h.login("alice", b"123456").assert_denied().assert_log("not enrolled");
+    h.login("alice", b"123456")
+        .assert_denied()
+        .assert_log("not enrolled");
 }
 
 #[test]
@@ -83,9 +110,18 @@ fn exempt_group_member_is_ignored_and_logged_at_notice() {
     h.config("exempt_groups = [\"breakglass\"]\n");
     // Even unenrolled under deny: exemption comes first, and the stack's pam_permit decides.
     let login = h.login("alice", b"");
-    login.assert_success().assert_log("method=exempt result=ignore");
+    login
+        .assert_success()
+        .assert_log("method=exempt result=ignore");
     // authpriv.notice: <85>
-    assert!(login.logs.iter().any(|l| l.starts_with("<85>") && l.contains("exempt")), "{:?}", login.logs);
+    assert!(
+        login
+            .logs
+            .iter()
+            .any(|l| l.starts_with("<85>") && l.contains("exempt")),
+        "{:?}",
+        login.logs
+    );
 }
 
 #[test]
@@ -97,7 +133,9 @@ fn exempt_answer_is_ignore_not_success() {
     let so = h.so.display().to_string();
     let cfg = h.config_path().display().to_string();
     h.stack(&format!("auth required {so} config={cfg}\n"));
-    h.login("alice", b"").assert_denied().assert_log("result=ignore");
+    h.login("alice", b"")
+        .assert_denied()
+        .assert_log("result=ignore");
 }
 
 #[test]
@@ -114,13 +152,19 @@ fn unknown_module_argument_fails_closed() {
     let e = h.enroll("alice", ALICE, 0);
     let so = h.so.display().to_string();
     h.stack(&format!("auth required {so} nullok\n"));
-    h.login("alice", e.code_at(now()).as_bytes()).assert_denied().assert_log("unknown module argument");
+    h.login("alice", e.code_at(now()).as_bytes())
+        .assert_denied()
+        .assert_log("unknown module argument");
 }
 
 fn refused_and_unchanged(h: &Host, e: &Enrolled, needle: &str) {
     let path = h.secret_path("alice");
-    let before = std::fs::symlink_metadata(&path).ok().and_then(|m| m.is_file().then(|| std::fs::read(&path).unwrap()));
-    h.login("alice", e.code_at(now()).as_bytes()).assert_denied().assert_log(needle);
+    let before = std::fs::symlink_metadata(&path)
+        .ok()
+        .and_then(|m| m.is_file().then(|| std::fs::read(&path).unwrap()));
+    h.login("alice", e.code_at(now()).as_bytes())
+        .assert_denied()
+        .assert_log(needle);
     if let Some(before) = before {
         assert_unchanged(&path, &before);
     }
@@ -130,7 +174,11 @@ fn refused_and_unchanged(h: &Host, e: &Enrolled, needle: &str) {
 fn group_writable_secret_file_is_refused_and_left_unchanged() {
     let h = host_with_alice();
     let e = h.enroll("alice", ALICE, 0);
-    std::fs::set_permissions(h.secret_path("alice"), std::fs::Permissions::from_mode(0o620)).unwrap();
+    std::fs::set_permissions(
+        h.secret_path("alice"),
+        std::fs::Permissions::from_mode(0o620),
+    )
+    .unwrap();
     refused_and_unchanged(&h, &e, "group or others");
 }
 
@@ -151,7 +199,10 @@ fn symlinked_secret_file_is_refused() {
     std::fs::rename(&path, &real).unwrap();
     symlink(&real, &path).unwrap();
     refused_and_unchanged(&h, &e, "symlink");
-    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 #[test]
@@ -196,11 +247,20 @@ fn concurrent_logins_with_one_code_give_exactly_one_success() {
                 .spawn()
                 .unwrap();
             use std::io::Write;
-            let _ = c.stdin.take().unwrap().write_all(format!("{code}\n").as_bytes());
+            let _ = c
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{code}\n").as_bytes());
             c
         })
         .collect();
-    let successes = children.into_iter().filter(|_| true).map(|c| c.wait_with_output().unwrap().status.success()).filter(|s| *s).count();
+    let successes = children
+        .into_iter()
+        .filter(|_| true)
+        .map(|c| c.wait_with_output().unwrap().status.success())
+        .filter(|s| *s)
+        .count();
     assert_eq!(successes, 1);
     assert!(h.read_file("alice", ALICE).check().is_ok());
 }

@@ -20,7 +20,10 @@ use zeroize::Zeroizing;
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// The cdylib cargo built next to this test binary (in `deps/`: the copy one level up is
@@ -81,19 +84,37 @@ impl Login {
         self.output.status.success()
     }
     pub fn assert_success(&self) -> &Self {
-        assert!(self.succeeded(), "login failed: {}\nlogs: {:#?}", self.text(), self.logs);
+        assert!(
+            self.succeeded(),
+            "login failed: {}\nlogs: {:#?}",
+            self.text(),
+            self.logs
+        );
         self
     }
     pub fn assert_denied(&self) -> &Self {
-        assert!(!self.succeeded(), "login succeeded: {}\nlogs: {:#?}", self.text(), self.logs);
+        assert!(
+            !self.succeeded(),
+            "login succeeded: {}\nlogs: {:#?}",
+            self.text(),
+            self.logs
+        );
         self
     }
     pub fn assert_log(&self, needle: &str) -> &Self {
-        assert!(self.logs.iter().any(|l| l.contains(needle)), "no log line with {needle:?}: {:#?}", self.logs);
+        assert!(
+            self.logs.iter().any(|l| l.contains(needle)),
+            "no log line with {needle:?}: {:#?}",
+            self.logs
+        );
         self
     }
     pub fn text(&self) -> String {
-        format!("{}{}", String::from_utf8_lossy(&self.output.stdout), String::from_utf8_lossy(&self.output.stderr))
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&self.output.stdout),
+            String::from_utf8_lossy(&self.output.stderr)
+        )
     }
 }
 
@@ -111,21 +132,20 @@ impl Host {
         let sock_path = root.join("run/syslog");
         let socket = Arc::new(UnixDatagram::bind(&sock_path).unwrap());
         std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o666)).unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let logs = Arc::new(Mutex::new(Vec::new()));
         {
+            // Runs until the Host is dropped, whatever recv says: a dead reader would fill the
+            // socket's queue and block every module that logs.
             let (socket, logs) = (Arc::clone(&socket), Arc::clone(&logs));
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 8192];
-                loop {
-                    match socket.recv(&mut buf) {
-                        Ok(n) => logs.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned()),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
-                            if Arc::strong_count(&socket) == 1 {
-                                return;
-                            }
-                        }
-                        Err(_) => return,
+                while Arc::strong_count(&socket) > 1 {
+                    if let Ok(n) = socket.recv(&mut buf) {
+                        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        logs.lock().unwrap_or_else(|e| e.into_inner()).push(line);
                     }
                 }
             });
@@ -140,7 +160,11 @@ impl Host {
             logs,
             _socket: socket,
         };
-        host.stack(&format!("auth required {} config={}\nauth optional pam_permit.so\n", host.so.display(), host.config_path().display()));
+        host.stack(&format!(
+            "auth required {} config={}\nauth optional pam_permit.so\n",
+            host.so.display(),
+            host.config_path().display()
+        ));
         host
     }
 
@@ -169,14 +193,18 @@ impl Host {
         std::fs::create_dir_all(&home).unwrap();
         chown(&home, Some(uid), Some(uid)).unwrap();
         std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
-        self.passwd.push_str(&format!("{name}:x:{uid}:{uid}::{}:/bin/sh\n", home.display()));
+        self.passwd.push_str(&format!(
+            "{name}:x:{uid}:{uid}::{}:/bin/sh\n",
+            home.display()
+        ));
         self.group.push_str(&format!("{name}:x:{uid}:\n"));
         self.write_nss();
         self
     }
 
     pub fn group(&mut self, name: &str, gid: u32, members: &[&str]) -> &mut Self {
-        self.group.push_str(&format!("{name}:x:{gid}:{}\n", members.join(",")));
+        self.group
+            .push_str(&format!("{name}:x:{gid}:{}\n", members.join(",")));
         self.write_nss();
         self
     }
@@ -206,12 +234,17 @@ impl Host {
         getrandom_fill(&mut secret);
         let mut file = SecretFile::new();
         file.devices.push(device("phone", &secret));
-        let codes: Vec<Zeroizing<String>> = (0..recovery).map(|_| generate(RECOVERY_LEN).unwrap()).collect();
+        let codes: Vec<Zeroizing<String>> = (0..recovery)
+            .map(|_| generate(RECOVERY_LEN).unwrap())
+            .collect();
         if recovery > 0 {
             file.set_recovery_codes(&codes, now()).unwrap();
         }
         self.write_file(user, uid, &file);
-        Enrolled { secret, recovery: codes.iter().map(|c| grouped(c)).collect() }
+        Enrolled {
+            secret,
+            recovery: codes.iter().map(|c| grouped(c)).collect(),
+        }
     }
 
     pub fn location(&self, user: &str, uid: u32) -> Location {
@@ -226,7 +259,9 @@ impl Host {
     }
 
     pub fn read_file(&self, user: &str, uid: u32) -> SecretFile {
-        let store = SecretStore::open(&self.location(user, uid)).unwrap().unwrap();
+        let store = SecretStore::open(&self.location(user, uid))
+            .unwrap()
+            .unwrap();
         store.read().unwrap().unwrap()
     }
 
@@ -278,16 +313,27 @@ impl Drop for Host {
 
 pub fn getrandom_fill(buf: &mut [u8]) {
     use std::io::Read;
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap();
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(buf)
+        .unwrap();
 }
 
 pub fn assert_unchanged(path: &Path, before: &[u8]) {
-    assert_eq!(std::fs::read(path).unwrap(), before, "{} changed", path.display());
+    assert_eq!(
+        std::fs::read(path).unwrap(),
+        before,
+        "{} changed",
+        path.display()
+    );
 }
 
 /// A code for `secret` computed by oathtool, an independent TOTP implementation.
 pub fn oathtool_code(base32: &str) -> String {
-    let out = Command::new("oathtool").args(["--totp", "-b", base32]).output().expect("oathtool is installed");
+    let out = Command::new("oathtool")
+        .args(["--totp", "-b", base32])
+        .output()
+        .expect("oathtool is installed");
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
