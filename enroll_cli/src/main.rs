@@ -1,1 +1,139 @@
-fn main() {}
+//! `twofold`: enrollment and administration of the second factor that pam_twofold asks for.
+//!
+//! `cli` is the command line, `error` every way it can fail (each with a hint), `invocation`
+//! who runs it for whom; one module a command family. Secret files are touched only through
+//! `twofold_core::store` (see `stored`).
+#![forbid(unsafe_code)]
+
+mod admin;
+mod cli;
+mod device;
+mod enroll;
+mod error;
+mod import;
+mod invocation;
+mod journal;
+mod otpauth;
+mod prompt;
+mod qr;
+mod recovery;
+mod status;
+mod stored;
+
+use clap::{CommandFactory, Parser};
+use cli::{AdminCommand, Cli, Command, DeviceCommand, ImportCommand, RecoveryCommand, Shell};
+use error::{Error, Result};
+use invocation::Invocation;
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e, json);
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+/// clap's own errors; --help and --version are "errors" that exit 0.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os().any(|a| a == "--json");
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    }
+    let text = e.render().to_string();
+    // clap's first line, without its "error: " prefix, is the message.
+    let message = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ")
+        .to_string();
+    report(&Error::Usage(message), true);
+    ExitCode::from(2)
+}
+
+fn report(e: &Error, json: bool) {
+    let text = if json {
+        serde_json::json!({ "error": e.to_string(), "hint": e.hint() }).to_string()
+    } else {
+        format!("twofold: error: {e}\nhint: {}", e.hint())
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+fn run(cli: Cli) -> Result<()> {
+    // These need neither the configuration nor an account.
+    match &cli.command {
+        Command::Completions { shell } => return completions(*shell),
+        Command::Man => return man(),
+        _ => {}
+    }
+    let inv = Invocation::start(&cli.config, cli.json)?;
+    let user = cli.user.as_deref();
+    match &cli.command {
+        Command::Enroll(args) => enroll::enroll(&inv, user, args),
+        Command::Device(DeviceCommand::Add {
+            name,
+            no_confirm,
+            qr,
+        }) => enroll::device_add(&inv, user, name, *no_confirm, qr),
+        Command::Device(DeviceCommand::List) => device::list(&inv, user),
+        Command::Device(DeviceCommand::Remove { name, yes }) => {
+            device::remove(&inv, user, name, *yes)
+        }
+        Command::Recovery(RecoveryCommand::Regenerate) => recovery::regenerate(&inv, user),
+        Command::Status => status::status(&inv, user),
+        Command::Admin(AdminCommand::Status { name }) => status::admin_status(&inv, user, name),
+        Command::Admin(AdminCommand::Reset { name }) => admin::reset(&inv, user, name),
+        Command::Admin(AdminCommand::Unlock { name }) => admin::unlock(&inv, user, name),
+        Command::Admin(AdminCommand::IssuePass { name, ttl }) => {
+            admin::issue_pass(&inv, user, name, ttl)
+        }
+        Command::Import(ImportCommand::GoogleAuthenticator {
+            file,
+            device,
+            force,
+        }) => import::google_authenticator(&inv, user, file.as_deref(), device, *force),
+        Command::Completions { .. } | Command::Man => Ok(()),
+    }
+}
+
+fn completions(shell: Shell) -> Result<()> {
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "twofold", &mut out);
+    write_stdout(&out)
+}
+
+fn man() -> Result<()> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(|e| Error::Internal(format!("man page: {e}")))?;
+    write_stdout(&out)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|err| Error::Output {
+            path: "standard output".into(),
+            err,
+        })
+}

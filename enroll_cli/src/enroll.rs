@@ -1,0 +1,356 @@
+//! `twofold enroll` and `twofold device add`: a new secret, shown to the person, confirmed
+//! with a code from their app, and only then stored.
+
+use crate::cli::{EnrollArgs, QrArgs, QrStyle};
+use crate::error::{Error, Result};
+use crate::invocation::Invocation;
+use crate::journal::{Event, Journal};
+use crate::stored;
+use crate::{otpauth, prompt, qr};
+use serde::Serialize;
+use std::path::PathBuf;
+use twofold_core::account::Account;
+use twofold_core::codes::{self, Attempt};
+use twofold_core::secret::{valid_device_name, Algorithm, Device, SecretKey, MAX_DEVICES};
+use twofold_core::store::{ErrorKind, StoreError};
+use twofold_core::totp::{self, Match};
+use twofold_core::SecretFile;
+use zeroize::Zeroizing;
+
+/// 160 bits, the size RFC 4226 recommends for HMAC-SHA1.
+const SECRET_BYTES: usize = 20;
+pub const RECOVERY_CODES: usize = 10;
+/// Tries at the confirmation code when a person types it at a terminal.
+const TERMINAL_TRIES: u32 = 3;
+
+pub const RECOVERY_ADVICE: &str =
+    "Keep them somewhere safe and away from this computer: in a password manager, or on paper.\n\
+They are not shown again; `twofold recovery regenerate` replaces them all.\n";
+
+#[derive(Serialize)]
+struct EnrollJson<'a> {
+    user: &'a str,
+    device: &'a str,
+    secret: &'a str,
+    uri: &'a str,
+    recovery_codes: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DeviceJson<'a> {
+    user: &'a str,
+    device: &'a str,
+    secret: &'a str,
+    uri: &'a str,
+}
+
+pub fn enroll(inv: &Invocation, user_flag: Option<&str>, args: &EnrollArgs) -> Result<()> {
+    let account = inv.acting_user(user_flag)?;
+    let loc = inv.self_service(&account, |u| format!("twofold enroll --user {u}"))?;
+    check_device_name(&args.device)?;
+    // Checked now so nobody scans a code for nothing, and again under the lock.
+    refuse_to_replace(&account, stored::peek_file(&loc)?, args.force)?;
+    let mut journal = Journal::open(inv)?;
+
+    let mut device = new_device(&args.device, inv.now)?;
+    let uri = otpauth::uri(&inv.config.issuer, &account.name, &device);
+    let mut images = present(inv, &account, &device, &uri, &args.qr)?;
+    if !args.no_confirm {
+        confirm(inv, &mut device)?;
+    }
+
+    let recovery = new_recovery_codes()?;
+    let mut fresh = SecretFile::new();
+    fresh.devices.push(device.clone());
+    fresh
+        .set_recovery_codes(&recovery, inv.now)
+        .map_err(Error::Internal)?;
+    let replaced = stored::transact(&loc, true, |current| {
+        let replaced = matches!(&current, Ok(Some(f)) if !f.devices.is_empty()) || current.is_err();
+        refuse_to_replace(&account, current, args.force)?;
+        Ok((fresh, replaced))
+    })?;
+    images.keep();
+
+    let mut details = vec![
+        ("device", device.name.clone()),
+        ("confirmed", confirmed_word(args.no_confirm)),
+    ];
+    if replaced {
+        details.push(("replaced", "yes".into()));
+    }
+    journal.record(
+        inv,
+        Event {
+            action: "enroll",
+            user: &account.name,
+            details,
+        },
+    )?;
+
+    let printed: Vec<String> = recovery.iter().map(|c| codes::grouped(c)).collect();
+    let printed = Zeroizing::new(printed);
+    let mut text = Zeroizing::new(format!(
+        "\nDevice `{}` is active for {}{}.\n\nRecovery codes for {}. Each works once, in place of a code from your app:\n\n",
+        device.name,
+        account.name,
+        if args.no_confirm { " (not confirmed with a code: --no-confirm)" } else { "" },
+        account.name
+    ));
+    for c in printed.iter() {
+        text.push_str("    ");
+        text.push_str(c);
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(RECOVERY_ADVICE);
+    inv.say(&text)?;
+    inv.emit(&EnrollJson {
+        user: &account.name,
+        device: &device.name,
+        secret: device.secret.base32(),
+        uri: &uri,
+        recovery_codes: printed.iter().map(String::as_str).collect(),
+    })
+}
+
+pub fn device_add(
+    inv: &Invocation,
+    user_flag: Option<&str>,
+    name: &str,
+    no_confirm: bool,
+    qr_args: &QrArgs,
+) -> Result<()> {
+    let account = inv.acting_user(user_flag)?;
+    let loc = inv.self_service(&account, |u| {
+        format!("twofold device add {name} --user {u}")
+    })?;
+    check_device_name(name)?;
+    let check_room = |file: Option<SecretFile>| -> Result<SecretFile> {
+        let file = file.ok_or_else(|| Error::NotEnrolled {
+            user: account.name.clone(),
+            by_admin: false,
+        })?;
+        if file.device(name).is_some() {
+            return Err(Error::DeviceExists {
+                name: name.to_string(),
+            });
+        }
+        if file.devices.len() >= MAX_DEVICES {
+            return Err(Error::TooManyDevices { max: MAX_DEVICES });
+        }
+        Ok(file)
+    };
+    check_room(stored::peek(&loc)?)?;
+    let mut journal = Journal::open(inv)?;
+
+    let mut device = new_device(name, inv.now)?;
+    let uri = otpauth::uri(&inv.config.issuer, &account.name, &device);
+    let mut images = present(inv, &account, &device, &uri, qr_args)?;
+    if !no_confirm {
+        confirm(inv, &mut device)?;
+    }
+    let count = stored::transact(&loc, false, |current| {
+        let mut file = check_room(current?)?;
+        file.devices.push(device.clone());
+        let count = file.devices.len();
+        Ok((file, count))
+    })?;
+    images.keep();
+    journal.record(
+        inv,
+        Event {
+            action: "device-add",
+            user: &account.name,
+            details: vec![
+                ("device", device.name.clone()),
+                ("confirmed", confirmed_word(no_confirm)),
+            ],
+        },
+    )?;
+    inv.say(&format!(
+        "\nDevice `{}` added for {}; {count} devices now.\n",
+        device.name, account.name
+    ))?;
+    inv.emit(&DeviceJson {
+        user: &account.name,
+        device: &device.name,
+        secret: device.secret.base32(),
+        uri: &uri,
+    })
+}
+
+fn confirmed_word(no_confirm: bool) -> String {
+    if no_confirm { "no" } else { "yes" }.into()
+}
+
+pub fn check_device_name(name: &str) -> Result<()> {
+    if valid_device_name(name) {
+        Ok(())
+    } else {
+        Err(Error::BadDeviceName {
+            name: name.to_string(),
+        })
+    }
+}
+
+/// An enrollment with devices is protected; a file with none (say, after a temporary access
+/// pass) is not. A broken file may be replaced with `--force`.
+pub fn refuse_to_replace(
+    account: &Account,
+    current: Result<Option<SecretFile>, StoreError>,
+    force: bool,
+) -> Result<()> {
+    match current {
+        Ok(Some(file)) if !file.devices.is_empty() && !force => Err(Error::AlreadyEnrolled {
+            user: account.name.clone(),
+            devices: file.devices.len(),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind == ErrorKind::Io => Err(Error::Store(e)),
+        Err(_) if force => Ok(()),
+        Err(e) => Err(Error::StoreForceable(e)),
+    }
+}
+
+pub fn new_device(name: &str, now: u64) -> Result<Device> {
+    let mut bytes = Zeroizing::new([0u8; SECRET_BYTES]);
+    getrandom::fill(bytes.as_mut())?;
+    Ok(Device {
+        name: name.to_string(),
+        secret: SecretKey::from_bytes(bytes.as_ref()),
+        algorithm: Algorithm::SHA1,
+        digits: 6,
+        period: 30,
+        created: now,
+        last_step: 0,
+        window: None,
+    })
+}
+
+pub fn new_recovery_codes() -> Result<Vec<Zeroizing<String>>> {
+    (0..RECOVERY_CODES)
+        .map(|_| Ok(codes::generate(codes::RECOVERY_LEN)?))
+        .collect()
+}
+
+/// QR image files asked for; removed again unless the enrollment is stored.
+struct Images {
+    paths: Vec<PathBuf>,
+    kept: bool,
+}
+
+impl Images {
+    fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        if !self.kept {
+            for p in &self.paths {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+/// Shows the new secret: image files, then the QR code, the key and the URI.
+fn present(
+    inv: &Invocation,
+    account: &Account,
+    device: &Device,
+    uri: &str,
+    args: &QrArgs,
+) -> Result<Images> {
+    let mut images = Images {
+        paths: Vec::new(),
+        kept: false,
+    };
+    if let Some(path) = &args.qr_png {
+        qr::write_new_file(path, &qr::png(uri)?)?;
+        images.paths.push(path.clone());
+    }
+    if let Some(path) = &args.qr_svg {
+        qr::write_new_file(path, qr::svg(uri)?.as_bytes())?;
+        images.paths.push(path.clone());
+    }
+    if !inv.has_person() {
+        return Ok(images);
+    }
+    let mut text = Zeroizing::new(format!(
+        "Set up your authenticator app for {} (device `{}`).\n\n",
+        account.name, device.name
+    ));
+    if args.style != QrStyle::None {
+        text.push_str("Scan this QR code with the app:\n\n");
+        text.push_str(&qr::terminal(uri, args.style)?);
+        text.push_str("\nOr add the key by hand (time-based, SHA1, 6 digits, 30 seconds):\n");
+    } else {
+        text.push_str("Add this key to the app (time-based, SHA1, 6 digits, 30 seconds):\n");
+    }
+    text.push_str(&format!(
+        "    {}\n",
+        *otpauth::key_for_typing(device.secret.base32())
+    ));
+    text.push_str(&format!("URI: {uri}\n"));
+    for p in &images.paths {
+        text.push_str(&format!("QR code image: {}\n", p.display()));
+    }
+    text.push('\n');
+    inv.tell(&text)?;
+    Ok(images)
+}
+
+/// Asks for a code from the app; the device is kept only if it matches. The matched step
+/// becomes the device's last step, so the same code cannot log in afterwards.
+fn confirm(inv: &Invocation, device: &mut Device) -> Result<()> {
+    let window = device.window.unwrap_or(inv.config.window);
+    let terminal = prompt::stdin_is_terminal();
+    let tries = if terminal { TERMINAL_TRIES } else { 1 };
+    for attempt in 1..=tries {
+        inv.tell("Enter the code shown by your app: ")?;
+        let line = prompt::read_line()?;
+        if !terminal {
+            // The terminal echoed nothing: end the prompt's line.
+            inv.tell("\n")?;
+        }
+        let Some(line) = line else {
+            return Err(Error::NoCodeEntered);
+        };
+        let problem = match codes::classify(line.as_bytes()) {
+            Attempt::Totp(code) => match totp::check(device, &code, inv.now, window) {
+                Ok(Match::Fresh(step)) => {
+                    device.last_step = step;
+                    return Ok(());
+                }
+                Ok(Match::Replayed | Match::None) => Error::WrongCode { tries: attempt },
+                Err(e) => return Err(Error::Internal(e)),
+            },
+            Attempt::Malformed(why) => Error::NotACode {
+                why,
+                digits: device.digits,
+            },
+            _ => Error::NotACode {
+                why: "a recovery code or pass, not a code from the app",
+                digits: device.digits,
+            },
+        };
+        if attempt == tries {
+            return Err(problem);
+        }
+        let left = tries - attempt;
+        let msg = match problem {
+            Error::NotACode { why, .. } => {
+                format!("That is not a {}-digit code ({why}).", device.digits)
+            }
+            _ => "That code does not match.".to_string(),
+        };
+        inv.tell(&format!(
+            "{msg} {left} {} left.\n",
+            if left == 1 { "try" } else { "tries" }
+        ))?;
+    }
+    Err(Error::WrongCode { tries })
+}

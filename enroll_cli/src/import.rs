@@ -1,0 +1,425 @@
+//! `twofold import google-authenticator`: takes over a `~/.google_authenticator` file, so
+//! users keep their app entry and scratch codes when moving from pam_google_authenticator.
+//!
+//! The format: the base32 secret on the first line, then option lines starting with `"`,
+//! then 8-digit scratch codes, one a line.
+
+use crate::enroll::{check_device_name, refuse_to_replace};
+use crate::error::{Error, Result};
+use crate::invocation::Invocation;
+use crate::journal::{Event, Journal};
+use crate::stored;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fstat, Mode, SFlag};
+use serde::Serialize;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use twofold_core::account::Account;
+use twofold_core::secret::{Algorithm, Device, SecretKey, MAX_RECOVERY_CODES};
+use twofold_core::SecretFile;
+use zeroize::Zeroizing;
+
+/// A real file is well under 1 KiB.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// The most steps either side of now twofold accepts (as `window` in twofold.toml).
+const MAX_WINDOW: u8 = 10;
+
+/// What the file says, translated to twofold's terms.
+#[derive(Debug)]
+pub struct GoogleAuthenticator {
+    pub secret: SecretKey,
+    pub period: u64,
+    pub window: Option<u8>,
+    /// The last step used, from DISALLOW_REUSE: codes up to it are not accepted again.
+    pub last_step: u64,
+    pub scratch: Vec<Zeroizing<String>>,
+    /// What was translated or left out, for the person.
+    pub notes: Vec<String>,
+}
+
+/// Why a file was refused; the line is 1-based, 0 for the whole file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParseError {
+    Line(usize, String),
+    Hotp,
+}
+
+pub fn parse(text: &str) -> Result<GoogleAuthenticator, ParseError> {
+    let bad = |line: usize, m: &str| ParseError::Line(line, m.to_string());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    let Some((_, first)) = lines.next() else {
+        return Err(bad(
+            1,
+            "the file is empty; it should start with the base32 secret",
+        ));
+    };
+    if first.trim().is_empty() || first.starts_with('"') {
+        return Err(bad(1, "the first line should be the base32 secret"));
+    }
+    let secret = SecretKey::from_base32(first.trim())
+        .map_err(|e| ParseError::Line(1, format!("the first line is not a usable secret ({e})")))?;
+    let mut ga = GoogleAuthenticator {
+        secret,
+        period: 30,
+        window: None,
+        last_step: 0,
+        scratch: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut totp_marked = false;
+    for (n, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(option) = line.strip_prefix('"') {
+            let mut words = option.split_whitespace();
+            let name = words.next().unwrap_or("");
+            let numbers: Vec<u64> = words
+                .map(|w| {
+                    w.parse::<u64>().map_err(|_| {
+                        bad(
+                            n,
+                            &format!("{} has a value that is not a number", shown(name)),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let one = |what: &str| -> Result<u64, ParseError> {
+                match numbers.as_slice() {
+                    [v] => Ok(*v),
+                    _ => Err(bad(n, &format!("{name} needs one number ({what})"))),
+                }
+            };
+            match name {
+                "TOTP_AUTH" => totp_marked = true,
+                "HOTP_COUNTER" => return Err(ParseError::Hotp),
+                "STEP_SIZE" => {
+                    let step = one("seconds a code lasts")?;
+                    if !(10..=300).contains(&step) {
+                        return Err(bad(
+                            n,
+                            &format!("STEP_SIZE {step} is not supported (10 to 300 seconds)"),
+                        ));
+                    }
+                    ga.period = step;
+                }
+                "WINDOW_SIZE" => {
+                    let size = one("codes accepted around now")?;
+                    if !(1..=100).contains(&size) {
+                        return Err(bad(
+                            n,
+                            &format!("WINDOW_SIZE {size} is out of range (1 to 100)"),
+                        ));
+                    }
+                    // google-authenticator accepts (size-1)/2 steps before now and size/2 after.
+                    let side = u8::try_from(size / 2).unwrap_or(u8::MAX);
+                    if side > MAX_WINDOW {
+                        ga.notes.push(format!(
+                            "WINDOW_SIZE {size} (±{side} steps) narrowed to twofold's maximum, ±{MAX_WINDOW}"
+                        ));
+                    }
+                    ga.window = Some(side.min(MAX_WINDOW));
+                }
+                "DISALLOW_REUSE" => {
+                    // Followed by the steps already used; twofold never accepts a step twice.
+                    ga.last_step = numbers.iter().copied().max().unwrap_or(0);
+                }
+                "RATE_LIMIT" => {
+                    if numbers.len() < 2 {
+                        return Err(bad(n, "RATE_LIMIT needs two numbers (attempts, seconds)"));
+                    }
+                    ga.notes.push(format!(
+                        "RATE_LIMIT {} {} left out: twofold's [rate_limit] in twofold.toml applies",
+                        numbers[0], numbers[1]
+                    ));
+                }
+                "TIME_SKEW" | "RESETTING_TIME_SKEW" => {
+                    ga.notes.push(format!(
+                        "{name} left out: twofold does not learn clock skew; `window` applies"
+                    ));
+                }
+                _ => return Err(bad(n, &format!("unknown option {}", shown(name)))),
+            }
+            continue;
+        }
+        let code = line.trim();
+        if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(
+                n,
+                "is neither an option (\" NAME) nor an 8-digit scratch code",
+            ));
+        }
+        if ga.scratch.len() >= MAX_RECOVERY_CODES {
+            return Err(bad(
+                n,
+                &format!("more than {MAX_RECOVERY_CODES} scratch codes"),
+            ));
+        }
+        ga.scratch.push(Zeroizing::new(code.to_string()));
+    }
+    if !totp_marked {
+        ga.notes.push(
+            "no TOTP_AUTH line: read as time-based (TOTP), google-authenticator's default".into(),
+        );
+    }
+    Ok(ga)
+}
+
+/// An option name, shown only if it looks like one: a planted file must not leak through
+/// error messages.
+fn shown(name: &str) -> String {
+    if !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+    {
+        format!("`{name}`")
+    } else {
+        "(unreadable option)".into()
+    }
+}
+
+/// Reads the file. Threats: root reading a path in a user's home, where the user may have
+/// put a symlink (refused, `O_NOFOLLOW`) or a hard link to a file of root's (refused: the
+/// owner must be root or the user, with one link only), or a FIFO (refused, `O_NONBLOCK`).
+fn read_file(path: &Path, account: &Account) -> Result<Zeroizing<String>> {
+    let shown = path.display().to_string();
+    let refuse = |problem: String, fix: &str| Error::ImportFile {
+        file: shown.clone(),
+        problem,
+        fix: fix.into(),
+    };
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        nix::errno::Errno::ENOENT => refuse(
+            "does not exist".into(),
+            "give the path of the google-authenticator file: `twofold import google-authenticator FILE`",
+        ),
+        nix::errno::Errno::ELOOP => refuse("is a symlink".into(), "give the path of the real file"),
+        e => refuse(format!("cannot be opened ({})", e.desc()), "check the file's permissions"),
+    })?;
+    let st = fstat(&fd).map_err(|e| {
+        refuse(
+            format!("fstat failed ({})", e.desc()),
+            "check the file system",
+        )
+    })?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        return Err(refuse(
+            "is not a regular file".into(),
+            "give the path of the real file",
+        ));
+    }
+    if st.st_uid != 0 && st.st_uid != account.uid {
+        return Err(refuse(
+            format!(
+                "is owned by uid {}, neither root nor {}",
+                st.st_uid, account.name
+            ),
+            "use the user's own file, or a copy owned by root",
+        ));
+    }
+    if st.st_nlink != 1 {
+        return Err(refuse(
+            format!("has {} hard links", st.st_nlink),
+            "use a copy of the file",
+        ));
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::fs::File::from(fd)
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            refuse(
+                format!("cannot be read ({e})"),
+                "check the file's permissions",
+            )
+        })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(refuse(
+            "is too large for a google-authenticator file".into(),
+            "give the right file",
+        ));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| refuse("is not text".into(), "give the google-authenticator file"))?
+        .to_string();
+    Ok(Zeroizing::new(text))
+}
+
+#[derive(Serialize)]
+struct ImportJson<'a> {
+    user: &'a str,
+    device: &'a str,
+    file: &'a str,
+    period: u64,
+    window: Option<u8>,
+    scratch_codes: usize,
+    notes: &'a [String],
+}
+
+pub fn google_authenticator(
+    inv: &Invocation,
+    user_flag: Option<&str>,
+    file: Option<&Path>,
+    device_name: &str,
+    force: bool,
+) -> Result<()> {
+    let account = inv.acting_user(user_flag)?;
+    let path: PathBuf = match file {
+        Some(f) => f.to_path_buf(),
+        None => Path::new(&account.home).join(".google_authenticator"),
+    };
+    let shown = path.display().to_string();
+    let loc = inv.self_service(&account, |u| {
+        format!("twofold import google-authenticator {shown} --user {u}")
+    })?;
+    check_device_name(device_name)?;
+    let text = read_file(&path, &account)?;
+    let ga = parse(&text).map_err(|e| match e {
+        ParseError::Hotp => Error::Hotp {
+            file: shown.clone(),
+        },
+        ParseError::Line(line, problem) => Error::Import {
+            file: shown.clone(),
+            line,
+            problem,
+        },
+    })?;
+    refuse_to_replace(&account, stored::peek_file(&loc)?, force)?;
+    let mut journal = Journal::open(inv)?;
+
+    let mut fresh = SecretFile::new();
+    fresh.devices.push(Device {
+        name: device_name.to_string(),
+        secret: ga.secret.clone(),
+        algorithm: Algorithm::SHA1,
+        digits: 6,
+        period: ga.period,
+        created: inv.now,
+        last_step: ga.last_step,
+        window: ga.window,
+    });
+    fresh
+        .set_legacy_scratch_codes(&ga.scratch, inv.now)
+        .map_err(Error::Internal)?;
+    stored::transact(&loc, true, |current| {
+        refuse_to_replace(&account, current, force)?;
+        Ok((fresh, ()))
+    })?;
+    journal.record(
+        inv,
+        Event {
+            action: "import-google-authenticator",
+            user: &account.name,
+            details: vec![
+                ("device", device_name.to_string()),
+                ("file", shown.clone()),
+                ("scratch_codes", ga.scratch.len().to_string()),
+            ],
+        },
+    )?;
+
+    let window = match ga.window {
+        Some(w) => format!("±{w} steps"),
+        None => format!("±{} steps (twofold.toml)", inv.config.window),
+    };
+    let mut t = format!(
+        "Imported {shown} for {} as device `{device_name}`: the same secret, so the app keeps working.\n\
+         Codes last {} seconds; accepted {window}.\n\
+         {} scratch codes kept (stored as hashes); each still works once.\n",
+        account.name,
+        ga.period,
+        ga.scratch.len()
+    );
+    for note in &ga.notes {
+        t.push_str(&format!("Note: {note}.\n"));
+    }
+    t.push_str(
+        "Run `twofold recovery regenerate` for twofold recovery codes, which are stronger than scratch codes.\n",
+    );
+    inv.say(&t)?;
+    inv.emit(&ImportJson {
+        user: &account.name,
+        device: device_name,
+        file: &shown,
+        period: ga.period,
+        window: ga.window,
+        scratch_codes: ga.scratch.len(),
+        notes: &ga.notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "JBSWY3DPEHPK3PXP\n\" RATE_LIMIT 3 30 1441234567\n\" WINDOW_SIZE 17\n\
+\" DISALLOW_REUSE 57000000 57000002\n\" TOTP_AUTH\n12345678\n87654321\n";
+
+    #[test]
+    fn typical_file_is_translated() {
+        let ga = parse(FILE).unwrap();
+        assert_eq!(ga.secret.base32(), "JBSWY3DPEHPK3PXP");
+        assert_eq!(
+            (ga.period, ga.window, ga.last_step),
+            (30, Some(8), 57000002)
+        );
+        assert_eq!(ga.scratch.len(), 2);
+        assert!(
+            ga.notes.iter().any(|n| n.contains("RATE_LIMIT")),
+            "{:?}",
+            ga.notes
+        );
+    }
+
+    #[test]
+    fn window_size_three_is_one_step_either_side() {
+        let ga = parse("JBSWY3DPEHPK3PXP\n\" WINDOW_SIZE 3\n\" TOTP_AUTH\n").unwrap();
+        assert_eq!(ga.window, Some(1));
+        assert!(ga.scratch.is_empty());
+    }
+
+    #[test]
+    fn hotp_is_refused() {
+        assert_eq!(
+            parse("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 1\n").unwrap_err(),
+            ParseError::Hotp
+        );
+    }
+
+    #[test]
+    fn malformed_files_name_the_line() {
+        let cases = [
+            ("", 1),
+            ("\" TOTP_AUTH\n", 1),
+            ("not base32!\n", 1),
+            ("JBSWY3DPEHPK3PXP\n\" WINDOW_SIZE\n", 2),
+            ("JBSWY3DPEHPK3PXP\n\" WINDOW_SIZE x\n", 2),
+            ("JBSWY3DPEHPK3PXP\n\" STEP_SIZE 5\n", 2),
+            ("JBSWY3DPEHPK3PXP\n\" NO_SUCH_OPTION\n", 2),
+            ("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n1234567\n", 3),
+            ("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n12345678\nroot:x:0:0\n", 4),
+        ];
+        for (text, line) in cases {
+            match parse(text) {
+                Err(ParseError::Line(l, _)) => assert_eq!(l, line, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn odd_option_names_are_not_echoed() {
+        let Err(ParseError::Line(_, m)) = parse("JBSWY3DPEHPK3PXP\n\"$6$secret-hash\n") else {
+            panic!()
+        };
+        assert!(!m.contains("secret-hash"), "{m}");
+    }
+}

@@ -1,0 +1,180 @@
+//! One run of the command: the configuration, who runs it, for whom, the time, and where
+//! output goes. Permission rules live here, in one place.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use twofold_core::account::Account;
+use twofold_core::store::Location;
+use twofold_core::{Config, UnixTime};
+use zeroize::Zeroizing;
+
+/// Who runs twofold: the real uid, as the spec of `--user` asks.
+#[derive(Debug, Clone)]
+pub struct Invoker {
+    pub uid: u32,
+    pub account: Account,
+}
+
+impl Invoker {
+    pub fn is_root(&self) -> bool {
+        self.uid == 0
+    }
+}
+
+pub struct Invocation {
+    pub config: Config,
+    pub json: bool,
+    pub invoker: Invoker,
+    pub now: UnixTime,
+}
+
+impl Invocation {
+    pub fn start(config_path: &str, json: bool) -> Result<Invocation> {
+        let config = Config::load(config_path)?;
+        let uid = nix::unistd::getuid().as_raw();
+        let account = Account::by_uid(uid).map_err(|err| Error::UnknownInvoker { uid, err })?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| Error::Internal("the clock is before 1970".into()))?
+            .as_secs();
+        Ok(Invocation {
+            config,
+            json,
+            invoker: Invoker { uid, account },
+            now,
+        })
+    }
+
+    /// The user a self-service command acts for: `--user NAME`, or whoever runs twofold.
+    /// A non-root user may name only themselves.
+    pub fn acting_user(&self, flag: Option<&str>) -> Result<Account> {
+        let Some(name) = flag else {
+            return Ok(self.invoker.account.clone());
+        };
+        let found = Account::lookup(name);
+        if !self.invoker.is_root() {
+            // Same answer whether or not the user exists: the rule is about permission.
+            return match found {
+                Ok(a) if a.uid == self.invoker.uid => Ok(a),
+                _ => Err(Error::OtherUser {
+                    name: name.to_string(),
+                }),
+            };
+        }
+        found.map_err(|err| Error::Account {
+            name: name.to_string(),
+            err,
+        })
+    }
+
+    /// The target of an admin command, which only root may run.
+    pub fn admin_target(
+        &self,
+        command: &'static str,
+        name: &str,
+        flag: Option<&str>,
+    ) -> Result<Account> {
+        self.require_root(command)?;
+        if let Some(other) = flag.filter(|f| *f != name) {
+            return Err(Error::Usage(format!(
+                "`twofold {command}` names its user as an argument; --user {other} names another one"
+            )));
+        }
+        Account::lookup(name).map_err(|err| Error::Account {
+            name: name.to_string(),
+            err,
+        })
+    }
+
+    pub fn require_root(&self, command: &'static str) -> Result<()> {
+        if self.invoker.is_root() {
+            Ok(())
+        } else {
+            Err(Error::NotRoot { command })
+        }
+    }
+
+    /// The secret file of `account`, for a self-service command. In system mode only root may
+    /// touch the files; `instead` is the command an administrator would run.
+    pub fn self_service(
+        &self,
+        account: &Account,
+        instead: impl FnOnce(&str) -> String,
+    ) -> Result<Location> {
+        if self.config.secret_path.is_system_mode() && !self.invoker.is_root() {
+            return Err(Error::SystemMode {
+                user: account.name.clone(),
+                instead: instead(&account.name),
+            });
+        }
+        self.location(account)
+    }
+
+    pub fn location(&self, account: &Account) -> Result<Location> {
+        Ok(Location::for_account(&self.config, account)?)
+    }
+
+    /// Who did it, for logs and `issued_by`.
+    pub fn by(&self) -> &str {
+        &self.invoker.account.name
+    }
+
+    /// Text for the person (stdout). Silent under --json.
+    pub fn say(&self, text: &str) -> Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        write_all(&mut std::io::stdout().lock(), text)
+    }
+
+    /// Text a person must see to go on, even under --json (QR code, prompt): stdout normally,
+    /// stderr under --json when stderr is a terminal, nowhere otherwise.
+    pub fn tell(&self, text: &str) -> Result<()> {
+        if !self.json {
+            return write_all(&mut std::io::stdout().lock(), text);
+        }
+        let stderr = std::io::stderr();
+        if stderr.is_terminal() {
+            return write_all(&mut stderr.lock(), text);
+        }
+        Ok(())
+    }
+
+    /// Whether a person can see `tell` output.
+    pub fn has_person(&self) -> bool {
+        !self.json || std::io::stderr().is_terminal()
+    }
+
+    /// The JSON document of a command (only under --json). Wiped after printing: it may
+    /// hold a secret.
+    pub fn emit(&self, value: &impl Serialize) -> Result<()> {
+        if !self.json {
+            return Ok(());
+        }
+        let text = Zeroizing::new(
+            serde_json::to_string(value).map_err(|e| Error::Internal(format!("JSON: {e}")))?,
+        );
+        write_all(&mut std::io::stdout().lock(), &text)?;
+        write_all(&mut std::io::stdout().lock(), "\n")
+    }
+
+    /// Something went wrong that does not stop the command.
+    pub fn warn(&self, message: &str) {
+        let line = if self.json {
+            serde_json::json!({ "warning": message }).to_string()
+        } else {
+            format!("twofold: warning: {message}")
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+fn write_all(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|err| Error::Output {
+            path: "standard output".into(),
+            err,
+        })
+}

@@ -1,0 +1,197 @@
+//! The record of every change: one syslog line (facility authpriv, ident `twofold`) and, for
+//! changes made by root, one JSON line appended to the audit log.
+//!
+//! The audit log is opened before the change is made, so an admin action that cannot be
+//! audited is not done at all. Threats: a symlink planted at the log's path (opened with
+//! `O_NOFOLLOW`, checked on the descriptor), a log readable by users (created 0600 in a 0700
+//! directory, both checked to be root's).
+
+use crate::error::{Error, Result};
+use crate::invocation::Invocation;
+use nix::sys::stat::{fstat, Mode, SFlag};
+use serde::Serialize;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+
+pub const AUDIT_LOG: &str = "/var/log/twofold/audit.log";
+/// Overrides [`AUDIT_LOG`] (tests, unusual layouts). Only root writes the audit log, and root
+/// chooses its own environment, so this grants nothing.
+pub const AUDIT_LOG_ENV: &str = "TWOFOLD_AUDIT_LOG";
+
+/// One change, as logged.
+pub struct Event<'a> {
+    pub action: &'static str,
+    pub user: &'a str,
+    pub details: Vec<(&'static str, String)>,
+}
+
+impl Event<'_> {
+    /// `action=enroll user=alice by=root device=phone`: the shape of the module's log lines.
+    pub fn syslog_line(&self, by: &str) -> String {
+        let mut line = format!(
+            "action={} user={} by={}",
+            self.action,
+            quoted(self.user),
+            quoted(by)
+        );
+        for (k, v) in &self.details {
+            line.push_str(&format!(" {k}={}", quoted(v)));
+        }
+        line
+    }
+}
+
+fn quoted(v: &str) -> String {
+    if !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+    {
+        v.to_string()
+    } else {
+        format!("{:?}", v)
+    }
+}
+
+#[derive(Serialize)]
+struct AuditLine<'a> {
+    time: String,
+    unix: u64,
+    action: &'a str,
+    user: &'a str,
+    by: &'a str,
+    by_uid: u32,
+    #[serde(flatten)]
+    details: std::collections::BTreeMap<&'a str, &'a str>,
+}
+
+pub struct Journal {
+    audit: Option<(String, File)>,
+}
+
+impl Journal {
+    /// Opens the audit log when root is making the change; a failure stops the command.
+    pub fn open(inv: &Invocation) -> Result<Journal> {
+        if !inv.invoker.is_root() {
+            return Ok(Journal { audit: None });
+        }
+        let path = std::env::var(AUDIT_LOG_ENV).unwrap_or_else(|_| AUDIT_LOG.to_string());
+        let file = open_audit_log(&path).map_err(|problem| Error::Audit {
+            path: path.clone(),
+            problem,
+        })?;
+        Ok(Journal {
+            audit: Some((path, file)),
+        })
+    }
+
+    /// Records a change that has been made. Syslog being down is a warning (the change is
+    /// done); an audit log that cannot be written is an error, so the admin knows.
+    pub fn record(&mut self, inv: &Invocation, event: Event) -> Result<()> {
+        let line = event.syslog_line(inv.by());
+        if let Err(e) = syslog_notice(&line) {
+            inv.warn(&format!(
+                "syslog is not available ({e}); this change is not in the system log: {line}"
+            ));
+        }
+        let Some((path, file)) = self.audit.as_mut() else {
+            return Ok(());
+        };
+        let record = AuditLine {
+            time: twofold_core::time::rfc3339(inv.now),
+            unix: inv.now,
+            action: event.action,
+            user: event.user,
+            by: inv.by(),
+            by_uid: inv.invoker.uid,
+            details: event
+                .details
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect(),
+        };
+        let mut text =
+            serde_json::to_string(&record).map_err(|e| Error::Internal(format!("JSON: {e}")))?;
+        text.push('\n');
+        // One write on an O_APPEND file: lines of concurrent runs do not interleave.
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_data())
+            .map_err(|e| Error::Audit {
+                path: path.clone(),
+                problem: format!("write failed ({e}) after the change was made"),
+            })
+    }
+}
+
+fn syslog_notice(line: &str) -> std::result::Result<(), String> {
+    let formatter = Formatter3164 {
+        facility: Facility::LOG_AUTHPRIV,
+        hostname: None,
+        process: "twofold".into(),
+        pid: std::process::id(),
+    };
+    let mut logger: Logger<LoggerBackend, Formatter3164> =
+        syslog::unix(formatter).map_err(|e| e.to_string())?;
+    logger.notice(line).map_err(|e| e.to_string())
+}
+
+fn open_audit_log(path: &str) -> std::result::Result<File, String> {
+    let dir = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .ok_or("is not an absolute path")?;
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "its directory {} must be a real directory owned by root, not writable by others",
+            dir.display()
+        ));
+    }
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("cannot be opened: {e}"))?;
+    let st = fstat(&file).map_err(|e| format!("fstat: {e}"))?;
+    let regular = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG;
+    if !regular || st.st_uid != 0 || Mode::from_bits_truncate(st.st_mode).bits() & 0o077 != 0 {
+        return Err(format!(
+            "must be a regular file owned by root with mode 0600 (it is mode {:04o}, uid {})",
+            st.st_mode & 0o7777,
+            st.st_uid
+        ));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syslog_line_quotes_only_what_needs_it() {
+        let e = Event {
+            action: "issue-pass",
+            user: "alice",
+            details: vec![
+                ("expires", "2026-01-01T00:00:00Z".into()),
+                ("note", "two words".into()),
+            ],
+        };
+        assert_eq!(
+            e.syslog_line("root"),
+            "action=issue-pass user=alice by=root expires=2026-01-01T00:00:00Z note=\"two words\""
+        );
+    }
+}

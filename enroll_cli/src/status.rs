@@ -1,0 +1,209 @@
+//! `twofold status` and `twofold admin status USER`: what is enrolled and how logins went.
+
+use crate::device::{table, DeviceInfo};
+use crate::error::Result;
+use crate::invocation::Invocation;
+use crate::stored;
+use serde::Serialize;
+use twofold_core::account::Account;
+use twofold_core::config::Unenrolled;
+use twofold_core::time::rfc3339;
+use twofold_core::SecretFile;
+
+/// At or below this many recovery codes, status warns.
+pub const LOW_RECOVERY_CODES: usize = 3;
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    user: &'a str,
+    enrolled: bool,
+    secret_path: String,
+    /// What happens at login without enrollment: "deny", "allow", or "allow until <time>".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unenrolled_policy: Option<String>,
+    devices: Vec<DeviceInfo<'a>>,
+    recovery_codes_left: usize,
+    recovery_codes_low: bool,
+    legacy_scratch_codes_left: usize,
+    pass: Option<PassJson<'a>>,
+    last_login: Option<LastLoginJson<'a>>,
+    failures: u32,
+    throttled: bool,
+    throttled_until: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PassJson<'a> {
+    issued: String,
+    expires: String,
+    issued_by: &'a str,
+    expired: bool,
+}
+
+#[derive(Serialize)]
+struct LastLoginJson<'a> {
+    time: String,
+    from: Option<&'a str>,
+    method: Option<&'a str>,
+}
+
+pub fn status(inv: &Invocation, user_flag: Option<&str>) -> Result<()> {
+    let account = inv.acting_user(user_flag)?;
+    let loc = inv.self_service(&account, |u| format!("twofold admin status {u}"))?;
+    let file = stored::peek(&loc)?;
+    show(inv, &account, &loc.path(), file.as_ref(), false)
+}
+
+pub fn admin_status(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()> {
+    let account = inv.admin_target("admin status", name, user_flag)?;
+    let loc = inv.location(&account)?;
+    let file = stored::peek(&loc)?;
+    show(inv, &account, &loc.path(), file.as_ref(), true)
+}
+
+fn unenrolled_policy(inv: &Invocation) -> String {
+    match inv.config.unenrolled_allow_until {
+        Some(t) if inv.now < t => format!("allow until {}", rfc3339(t)),
+        _ if inv.config.unenrolled == Unenrolled::Allow => "allow".into(),
+        _ => "deny".into(),
+    }
+}
+
+fn show(
+    inv: &Invocation,
+    account: &Account,
+    path: &str,
+    file: Option<&SecretFile>,
+    admin: bool,
+) -> Result<()> {
+    let Some(file) = file else {
+        let policy = unenrolled_policy(inv);
+        let meaning = if policy == "deny" {
+            "logins are refused"
+        } else {
+            "logins pass without a second factor"
+        };
+        let next = if admin {
+            format!(
+                "Run `twofold enroll --user {}` to enroll them.",
+                account.name
+            )
+        } else {
+            "Run `twofold enroll` to set up an authenticator app.".into()
+        };
+        inv.say(&format!(
+            "{} is not enrolled (no {path}).\nPolicy for unenrolled users: {policy} ({meaning}).\n{next}\n",
+            account.name
+        ))?;
+        return inv.emit(&StatusJson {
+            user: &account.name,
+            enrolled: false,
+            secret_path: path.to_string(),
+            unenrolled_policy: Some(policy),
+            devices: Vec::new(),
+            recovery_codes_left: 0,
+            recovery_codes_low: false,
+            legacy_scratch_codes_left: 0,
+            pass: None,
+            last_login: None,
+            failures: 0,
+            throttled: false,
+            throttled_until: None,
+        });
+    };
+
+    let recovery_left = file.recovery_codes_left();
+    let scratch_left = file.legacy_scratch.as_ref().map_or(0, |r| r.hashes.len());
+    let low = recovery_left <= LOW_RECOVERY_CODES;
+    let throttled = inv.now < file.state.throttled_until;
+    let st = &file.state;
+
+    let mut t = format!(
+        "User:            {}\nSecret file:     {path}\n",
+        account.name
+    );
+    if file.devices.is_empty() {
+        t.push_str("Devices:         none (only recovery codes or a pass log in)\n");
+    } else {
+        t.push_str(&format!("Devices:         {}\n", file.devices.len()));
+        t.push_str(&table(&file.devices));
+    }
+    t.push_str(&format!("Recovery codes:  {recovery_left} left"));
+    if low {
+        let fix = if admin {
+            "the user should run `twofold recovery regenerate`"
+        } else {
+            "run `twofold recovery regenerate`"
+        };
+        t.push_str(&format!("  (warning: only {recovery_left} left; {fix})"));
+    }
+    t.push('\n');
+    if scratch_left > 0 {
+        t.push_str(&format!(
+            "Scratch codes:   {scratch_left} left (imported from google-authenticator)\n"
+        ));
+    }
+    match &file.pass {
+        Some(p) if inv.now < p.expires => t.push_str(&format!(
+            "Access pass:     valid until {} (issued by {})\n",
+            rfc3339(p.expires),
+            p.issued_by
+        )),
+        Some(p) => t.push_str(&format!(
+            "Access pass:     expired at {}\n",
+            rfc3339(p.expires)
+        )),
+        None => t.push_str("Access pass:     none\n"),
+    }
+    match st.last_login {
+        Some(time) => t.push_str(&format!(
+            "Last login:      {} from {} ({})\n",
+            rfc3339(time),
+            st.last_login_from.as_deref().unwrap_or("unknown"),
+            st.last_login_method.as_deref().unwrap_or("unknown method")
+        )),
+        None => t.push_str("Last login:      none recorded\n"),
+    }
+    if throttled {
+        t.push_str(&format!(
+            "Throttled:       yes, codes from apps are refused until {} after {} failures{}\n",
+            rfc3339(st.throttled_until),
+            st.failures,
+            if admin {
+                format!("; `twofold admin unlock {}` clears it", account.name)
+            } else {
+                String::new()
+            }
+        ));
+    } else {
+        t.push_str(&format!(
+            "Throttled:       no ({} failed attempts since the last login)\n",
+            st.failures
+        ));
+    }
+    inv.say(&t)?;
+    inv.emit(&StatusJson {
+        user: &account.name,
+        enrolled: true,
+        secret_path: path.to_string(),
+        unenrolled_policy: None,
+        devices: file.devices.iter().map(DeviceInfo::of).collect(),
+        recovery_codes_left: recovery_left,
+        recovery_codes_low: low,
+        legacy_scratch_codes_left: scratch_left,
+        pass: file.pass.as_ref().map(|p| PassJson {
+            issued: rfc3339(p.issued),
+            expires: rfc3339(p.expires),
+            issued_by: &p.issued_by,
+            expired: inv.now >= p.expires,
+        }),
+        last_login: st.last_login.map(|time| LastLoginJson {
+            time: rfc3339(time),
+            from: st.last_login_from.as_deref(),
+            method: st.last_login_method.as_deref(),
+        }),
+        failures: st.failures,
+        throttled,
+        throttled_until: throttled.then(|| rfc3339(st.throttled_until)),
+    })
+}

@@ -1,0 +1,250 @@
+//! `twofold admin ...`: root only, audited.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use twofold_core::codes::classify;
+use twofold_core::verify::{decide, Origin};
+use twofold_core::Config;
+
+const ORIGIN: Origin = Origin {
+    rhost: None,
+    service: "sudo",
+};
+
+#[test]
+fn admin_commands_are_for_root_only() {
+    let env = Env::new();
+    env.enroll("daemon");
+    for (args, command) in [
+        (vec!["admin", "status", "daemon"], "admin status"),
+        (vec!["admin", "reset", "daemon"], "admin reset"),
+        (vec!["admin", "unlock", "daemon"], "admin unlock"),
+        (
+            vec!["admin", "issue-pass", "daemon", "--ttl", "15m"],
+            "admin issue-pass",
+        ),
+    ] {
+        let run = env.cmd(&args).run_as_nobody().run().failure();
+        let (error, hint) = run.error_text();
+        assert_eq!(error, format!("`twofold {command}` is for root only"));
+        assert_eq!(
+            hint,
+            format!("run it as root: `sudo twofold {command} ...`")
+        );
+        let mut json_args = vec!["--json"];
+        json_args.extend(&args);
+        let (error, _) = env
+            .cmd(&json_args)
+            .run_as_nobody()
+            .run()
+            .failure()
+            .error_json();
+        assert_eq!(error, format!("`twofold {command}` is for root only"));
+    }
+    assert!(env.secret_file("daemon").is_some());
+    assert_eq!(env.audit_lines().len(), 1, "only the enrollment");
+}
+
+#[test]
+fn reset_removes_the_file_and_leaves_an_audit_record() {
+    let env = Env::new();
+    env.enroll("nobody");
+    let out = env
+        .run(&["--json", "admin", "reset", "nobody"])
+        .success()
+        .json();
+    assert_eq!(out, serde_json::json!({"user": "nobody", "removed": true}));
+    assert!(!env.secret_path("nobody").exists());
+    let audit = env.audit_lines();
+    let last = audit.last().unwrap();
+    assert_eq!(last["action"], "admin-reset");
+    assert_eq!(last["user"], "nobody");
+    assert_eq!(last["by"], "root");
+    assert_eq!(last["by_uid"], 0);
+    assert_eq!(last["removed"], "yes");
+    assert!(last["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(mode_of(&env.audit_log), 0o600);
+    assert_eq!(mode_of(env.audit_log.parent().unwrap()), 0o700);
+
+    let text = env.run(&["admin", "reset", "nobody"]).success().stdout;
+    assert!(text.starts_with("nobody had no secret file"), "{text}");
+    let status = env
+        .run(&["--json", "admin", "status", "nobody"])
+        .success()
+        .json();
+    assert_eq!(status["enrolled"], false);
+}
+
+#[test]
+fn reset_works_on_a_corrupt_file() {
+    let env = Env::new();
+    env.enroll("nobody");
+    std::fs::write(env.secret_path("nobody"), "garbage").unwrap();
+    env.run(&["admin", "reset", "nobody"]).success();
+    assert!(!env.secret_path("nobody").exists());
+}
+
+#[test]
+fn an_admin_action_that_cannot_be_audited_is_not_done() {
+    let env = Env::new();
+    env.enroll("nobody");
+    std::fs::set_permissions(&env.audit_log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = env.run(&["admin", "reset", "nobody"]).failure();
+    let (error, hint) = run.error_text();
+    assert!(
+        error.starts_with(&format!(
+            "audit log {}: must be a regular file owned by root with mode 0600",
+            env.audit_log.display()
+        )),
+        "{error}"
+    );
+    assert!(error.ends_with("nothing was changed"), "{error}");
+    assert!(
+        hint.contains("only done when they can be audited"),
+        "{hint}"
+    );
+    assert!(env.secret_path("nobody").exists());
+}
+
+#[test]
+fn unlock_clears_failures_and_throttling() {
+    let env = Env::new();
+    env.enroll("nobody");
+    let mut file = env.secret_file("nobody").unwrap();
+    file.state.failures = 9;
+    file.state.throttled_until = now() + 900;
+    env.put_secret_file("nobody", &file);
+    let out = env
+        .run(&["--json", "admin", "unlock", "nobody"])
+        .success()
+        .json();
+    assert_eq!(
+        out,
+        serde_json::json!({"user": "nobody", "failures_cleared": 9, "was_throttled": true})
+    );
+    let file = env.secret_file("nobody").unwrap();
+    assert_eq!((file.state.failures, file.state.throttled_until), (0, 0));
+    assert_eq!(env.audit_lines().last().unwrap()["action"], "admin-unlock");
+
+    let (error, hint) = env
+        .run(&["--json", "admin", "unlock", "daemon"])
+        .failure()
+        .error_json();
+    assert_eq!(error, "daemon is not enrolled");
+    assert_eq!(
+        hint,
+        "nothing to do; to enroll the user run `twofold enroll --user daemon`"
+    );
+}
+
+#[test]
+fn issued_pass_logs_in_once_and_creates_a_file_when_needed() {
+    let env = Env::new();
+    let before = now();
+    let out = env
+        .run(&["--json", "admin", "issue-pass", "nobody", "--ttl", "15m"])
+        .success()
+        .json();
+    let mut keys: Vec<&str> = out
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["expires", "pass"]);
+    let pass = out["pass"].as_str().unwrap();
+    assert_eq!(pass.len(), 24, "five groups of four: {pass}");
+    let expires = twofold_core::time::parse_rfc3339(out["expires"].as_str().unwrap()).unwrap();
+    assert!((before + 900..=now() + 900).contains(&expires));
+
+    let file = env.secret_file("nobody").unwrap();
+    assert!(
+        file.devices.is_empty() && file.recovery.is_none(),
+        "a file holding just the pass"
+    );
+    assert_eq!(file.pass.as_ref().unwrap().issued_by, "root");
+    let d = decide(
+        &file,
+        &classify(pass.as_bytes()),
+        &Config::default(),
+        now(),
+        &ORIGIN,
+    );
+    assert!(d.accepted, "{}", d.reason);
+    assert!(
+        !decide(
+            &d.update.unwrap(),
+            &classify(pass.as_bytes()),
+            &Config::default(),
+            now(),
+            &ORIGIN
+        )
+        .accepted
+    );
+    let audit = env.audit_lines();
+    assert_eq!(audit[0]["action"], "admin-issue-pass");
+    assert_eq!(audit[0]["expires"], out["expires"]);
+    assert!(
+        !std::fs::read_to_string(&env.audit_log)
+            .unwrap()
+            .contains(pass),
+        "the pass is not logged"
+    );
+
+    // For an enrolled user the pass is added, the rest kept.
+    env.enroll("daemon");
+    let text = env
+        .run(&["admin", "issue-pass", "daemon", "--ttl", "2h"])
+        .success()
+        .stdout;
+    assert!(
+        text.contains("(2 hours)") && text.contains("`twofold enroll --force`"),
+        "{text}"
+    );
+    let file = env.secret_file("daemon").unwrap();
+    assert!(file.pass.is_some() && file.devices.len() == 1 && file.recovery_codes_left() == 10);
+}
+
+#[test]
+fn bad_ttl_writes_nothing() {
+    let env = Env::new();
+    for (ttl, problem) in [
+        ("8d", "--ttl `8d` is longer than 7d; no pass was issued"),
+        ("30s", "--ttl `30s` is shorter than 1m; no pass was issued"),
+        ("soon", "--ttl `soon` is not a duration"),
+    ] {
+        let (error, hint) = env
+            .run(&["--json", "admin", "issue-pass", "nobody", "--ttl", ttl])
+            .failure()
+            .error_json();
+        assert!(error.starts_with(problem), "{error}");
+        assert_eq!(hint, "give a duration from 1m to 7d, such as 15m, 2h or 1d");
+    }
+    assert!(
+        !env.path().join("secrets").exists(),
+        "no directory, no file"
+    );
+    assert!(env.audit_lines().is_empty());
+}
+
+#[test]
+fn unknown_user_and_conflicting_user_flag() {
+    let env = Env::new();
+    let (error, hint) = env
+        .run(&["--json", "admin", "status", "no-such-user-twofold"])
+        .failure()
+        .error_json();
+    assert_eq!(
+        error,
+        "user `no-such-user-twofold`: no such user in the password database"
+    );
+    assert!(
+        hint.contains("getent passwd no-such-user-twofold"),
+        "{hint}"
+    );
+    let run = env.run(&["--user", "daemon", "admin", "status", "nobody"]);
+    assert_eq!(run.code, 2, "{run:?}");
+}
