@@ -24,6 +24,10 @@ pub struct RateLimit {
     pub base_delay_secs: u64,
     /// Upper bound of the delay.
     pub max_delay_secs: u64,
+    /// After this many consecutive failures app codes stop working until the user logs in
+    /// with a recovery code or pass, or an admin runs `twofold admin unlock` (NIST SP 800-63B
+    /// 5.2.2: at most 100). The owner is never locked out: recovery codes are not affected.
+    pub totp_lockout_after: u32,
 }
 
 impl RateLimit {
@@ -93,6 +97,7 @@ impl Default for Config {
                 free_failures: 5,
                 base_delay_secs: 30,
                 max_delay_secs: 900,
+                totp_lockout_after: 100,
             },
         }
     }
@@ -131,6 +136,7 @@ struct RawRateLimit {
     free_failures: Option<i64>,
     base_delay_secs: Option<i64>,
     max_delay_secs: Option<i64>,
+    totp_lockout_after: Option<i64>,
 }
 
 impl Config {
@@ -231,6 +237,16 @@ impl Config {
                 86_400,
                 c.rate_limit.max_delay_secs,
             )?;
+            c.rate_limit.totp_lockout_after = range(
+                "totp_lockout_after",
+                r.totp_lockout_after,
+                1,
+                100,
+                c.rate_limit.totp_lockout_after.into(),
+            )? as u32;
+            if c.rate_limit.totp_lockout_after < c.rate_limit.free_failures {
+                return Err("rate_limit.totp_lockout_after must not be below free_failures".into());
+            }
             if c.rate_limit.max_delay_secs < c.rate_limit.base_delay_secs {
                 return Err("rate_limit.max_delay_secs must not be below base_delay_secs".into());
             }

@@ -115,6 +115,19 @@ fn decide_totp(
     origin: &Origin,
     pre: Option<&Precomputed>,
 ) -> Decision {
+    if file.state.failures >= config.rate_limit.totp_lockout_after {
+        let mut d = Decision::deny(
+            "totp",
+            format!(
+                "app codes locked after {} consecutive failures (code not checked); a recovery code, a pass or `twofold admin unlock` clears it",
+                file.state.failures
+            ),
+        );
+        d.notice = Some(
+            "Too many wrong codes: codes from your app are locked. Log in with a recovery code, or ask an administrator.".into(),
+        );
+        return d;
+    }
     if now < file.state.throttled_until {
         let mut d = Decision::deny(
             "totp",
@@ -473,5 +486,26 @@ mod tests {
         f.set_recovery_codes(&[generate(RECOVERY_LEN).unwrap()], 0)
             .unwrap();
         assert!(precompute(&f, &code(&f, NOW), NOW).is_none());
+    }
+
+    #[test]
+    fn app_codes_lock_after_the_limit_and_a_recovery_code_unlocks() {
+        let config = Config::default();
+        let mut f = file();
+        let rc = generate(RECOVERY_LEN).unwrap();
+        f.set_recovery_codes(std::slice::from_ref(&rc), 0).unwrap();
+        f.state.failures = config.rate_limit.totp_lockout_after;
+        let d = decide(&f, &code(&f, NOW), &config, NOW, &ORIGIN);
+        assert!(!d.accepted && d.reason.contains("locked"), "{}", d.reason);
+        assert!(d.update.is_none(), "a locked attempt is not even counted");
+        let d = decide(
+            &f,
+            &classify(grouped(&rc).as_bytes()),
+            &config,
+            NOW,
+            &ORIGIN,
+        );
+        assert!(d.accepted);
+        assert!(decide(&d.update.unwrap(), &code(&f, NOW), &config, NOW, &ORIGIN).accepted);
     }
 }
