@@ -208,3 +208,15 @@ pub enum Shell {
     Zsh,
     Fish,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (conflicting ids, bad defaults) fail at runtime otherwise.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
