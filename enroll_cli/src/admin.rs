@@ -80,7 +80,11 @@ pub fn unlock(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<(
             user: account.name.clone(),
             by_admin: true,
         })?;
-        let before = (file.state.failures, inv.now < file.state.throttled_until);
+        let before = (
+            file.state.failures,
+            inv.now < file.state.throttled_until
+                || file.state.failures >= inv.config.rate_limit.totp_lockout_after,
+        );
         file.state.failures = 0;
         file.state.throttled_until = 0;
         Ok((file, before))
@@ -97,7 +101,7 @@ pub fn unlock(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<(
         "Unlocked {}: {failures} failed attempts cleared{}.\n",
         account.name,
         if was_throttled {
-            ", throttling lifted"
+            ", throttling or lock lifted"
         } else {
             " (was not throttled)"
         }

@@ -30,6 +30,8 @@ struct StatusJson<'a> {
     failures: u32,
     throttled: bool,
     throttled_until: Option<String>,
+    /// App codes refused until a recovery code, a pass or `twofold admin unlock`.
+    locked: bool,
 }
 
 #[derive(Serialize)]
@@ -109,6 +111,7 @@ fn show(
             failures: 0,
             throttled: false,
             throttled_until: None,
+            locked: false,
         });
     };
 
@@ -116,6 +119,7 @@ fn show(
     let scratch_left = file.legacy_scratch.as_ref().map_or(0, |r| r.hashes.len());
     let low = recovery_left <= LOW_RECOVERY_CODES;
     let throttled = inv.now < file.state.throttled_until;
+    let locked = file.state.failures >= inv.config.rate_limit.totp_lockout_after;
     let st = &file.state;
 
     let mut t = format!(
@@ -164,16 +168,21 @@ fn show(
         )),
         None => t.push_str("Last login:      none recorded\n"),
     }
-    if throttled {
+    let unlock = if admin {
+        format!("; `twofold admin unlock {}` clears it", account.name)
+    } else {
+        String::new()
+    };
+    if locked {
         t.push_str(&format!(
-            "Throttled:       yes, codes from apps are refused until {} after {} failures{}\n",
+            "Locked:          yes, codes from apps are refused after {} failures, until a login with a recovery code or pass{unlock}\n",
+            st.failures
+        ));
+    } else if throttled {
+        t.push_str(&format!(
+            "Throttled:       yes, codes from apps are refused until {} after {} failures{unlock}\n",
             rfc3339(st.throttled_until),
-            st.failures,
-            if admin {
-                format!("; `twofold admin unlock {}` clears it", account.name)
-            } else {
-                String::new()
-            }
+            st.failures
         ));
     } else {
         t.push_str(&format!(
@@ -205,5 +214,6 @@ fn show(
         failures: st.failures,
         throttled,
         throttled_until: throttled.then(|| rfc3339(st.throttled_until)),
+        locked,
     })
 }

@@ -162,3 +162,30 @@ fn four_codes_left_is_no_warning() {
     let text = env.run(&["--user", "nobody", "status"]).success().stdout;
     assert!(text.contains("Recovery codes:  4 left\n"), "{text}");
 }
+
+#[test]
+fn status_shows_the_app_code_lock() {
+    let env = Env::new();
+    env.enroll("nobody");
+    let mut file = env.secret_file("nobody").unwrap();
+    file.state.failures = Config::default().rate_limit.totp_lockout_after;
+    env.put_secret_file("nobody", &file);
+    let text = env.run(&["admin", "status", "nobody"]).success().stdout;
+    assert!(
+        text.contains("Locked:          yes, codes from apps are refused after 100 failures"),
+        "{text}"
+    );
+    assert_eq!(
+        env.run(&["--json", "--user", "nobody", "status"])
+            .success()
+            .json()["locked"],
+        true
+    );
+    env.run(&["admin", "unlock", "nobody"]).success();
+    assert_eq!(
+        env.run(&["--json", "--user", "nobody", "status"])
+            .success()
+            .json()["locked"],
+        false
+    );
+}

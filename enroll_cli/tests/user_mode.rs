@@ -90,7 +90,7 @@ fn a_real_user_enrolls_in_their_home_and_root_administers_it() {
 
     let meta = std::fs::metadata(&secret_path).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o7777), (user.uid, 0o600));
-    for dir in [user.home.join(".config/twofold")] {
+    for dir in [user.home.join(".config"), user.home.join(".config/twofold")] {
         let m = std::fs::metadata(&dir).unwrap();
         assert_eq!(
             (m.uid(), m.mode() & 0o7777),
