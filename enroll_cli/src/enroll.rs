@@ -23,7 +23,7 @@ pub const RECOVERY_CODES: usize = 10;
 /// Tries at the confirmation code when a person types it at a terminal.
 const TERMINAL_TRIES: u32 = 3;
 
-pub const RECOVERY_ADVICE: &str =
+const RECOVERY_ADVICE: &str =
     "Keep them somewhere safe and away from this computer: in a password manager, or on paper.\n\
 They are not shown again; `twofold recovery regenerate` replaces them all.\n";
 
@@ -97,13 +97,7 @@ pub fn enroll(inv: &Invocation, user_flag: Option<&str>, args: &EnrollArgs) -> R
         if args.no_confirm { " (not confirmed with a code: --no-confirm)" } else { "" },
         account.name
     ));
-    for c in printed.iter() {
-        text.push_str("    ");
-        text.push_str(c);
-        text.push('\n');
-    }
-    text.push('\n');
-    text.push_str(RECOVERY_ADVICE);
+    text.push_str(&codes_block(&printed));
     inv.say(&text)?;
     inv.emit(&EnrollJson {
         user: &account.name,
@@ -226,6 +220,19 @@ pub fn new_device(name: &str, now: u64) -> Result<Device> {
         last_step: 0,
         window: None,
     })
+}
+
+/// Recovery codes as printed for people, indented, then the advice.
+pub fn codes_block(printed: &[String]) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::new());
+    for c in printed {
+        text.push_str("    ");
+        text.push_str(c);
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(RECOVERY_ADVICE);
+    text
 }
 
 pub fn new_recovery_codes() -> Result<Vec<Zeroizing<String>>> {

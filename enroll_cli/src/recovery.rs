@@ -1,6 +1,6 @@
 //! `twofold recovery regenerate`.
 
-use crate::enroll::{new_recovery_codes, RECOVERY_ADVICE};
+use crate::enroll::{codes_block, new_recovery_codes};
 use crate::error::{Error, Result};
 use crate::invocation::Invocation;
 use crate::journal::{Event, Journal};
@@ -55,13 +55,7 @@ pub fn regenerate(inv: &Invocation, user_flag: Option<&str>) -> Result<()> {
         "New recovery codes for {}; the old ones no longer work. Each works once:\n\n",
         account.name
     ));
-    for c in printed.iter() {
-        text.push_str("    ");
-        text.push_str(c);
-        text.push('\n');
-    }
-    text.push('\n');
-    text.push_str(RECOVERY_ADVICE);
+    text.push_str(&codes_block(&printed));
     inv.say(&text)?;
     inv.emit(&RegenerateJson {
         recovery_codes: printed.iter().map(String::as_str).collect(),
