@@ -25,9 +25,11 @@ log() { printf 'demo: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
+# Quiet when there is nothing to stop: `scripts/demo.sh stop` in another terminal and the
+# foreground script's exit may both get here.
 stop() {
-    if docker container inspect "$NAME" >/dev/null 2>&1; then
-        docker rm --force "$NAME" >/dev/null
+    if docker container inspect "$NAME" >/dev/null 2>&1 &&
+        docker rm --force "$NAME" >/dev/null 2>&1; then
         log "stopped and removed the container $NAME"
     fi
 }

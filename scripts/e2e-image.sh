@@ -68,12 +68,13 @@ build_base() {
     log "built $BASE_IMAGE in $((SECONDS - started)) s"
 }
 
-# Builds the release binaries and the .deb with the packaging's own script; prints its path.
+# Builds the release binaries and the packages with the packaging's own script (both, as
+# scripts/test.sh does, so a second run finds them up to date); prints the .deb's path.
 build_deb() {
-    local args=(deb) deb
+    local args=() deb
     [ "${TWOFOLD_E2E_SKIP_BUILD:-0}" = 1 ] && args+=(--no-build)
     [ -x scripts/build-packages.sh ] || die "scripts/build-packages.sh is missing: it builds the .deb the image installs"
-    deb=$(scripts/build-packages.sh "${args[@]}" | tail -n 1)
+    deb=$(scripts/build-packages.sh "${args[@]}" | grep '\.deb$' | tail -n 1)
     [ -f "$deb" ] || die "scripts/build-packages.sh did not produce a .deb (got '$deb')"
     printf '%s\n' "$deb"
 }

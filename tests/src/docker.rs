@@ -30,8 +30,8 @@ impl Container {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let run = format!(
-            "run --detach --rm --network none --hostname twofold-e2e --label twofold-e2e \
-             --name {name} {image} sleep 900"
+            "run --detach --rm --network none --hostname twofold-e2e \
+             --add-host twofold-e2e:127.0.1.1 --label twofold-e2e --name {name} {image} sleep 900"
         );
         let out = docker(&run.split_whitespace().collect::<Vec<_>>());
         assert!(
@@ -47,6 +47,7 @@ impl Container {
 
     /// Runs `script` with `sh -c` as `user`, `stdin` on its standard input.
     pub(crate) fn exec(&self, user: &str, script: &str, stdin: &[u8]) -> Output {
+        let started = std::time::Instant::now();
         let mut child = Command::new("docker")
             .args([
                 "exec",
@@ -68,6 +69,14 @@ impl Container {
         let _ = input.write_all(stdin);
         drop(input);
         let out = child.wait_with_output().expect("waiting for docker exec");
+        if std::env::var_os("TWOFOLD_E2E_TRACE").is_some() {
+            let first_line = script.lines().next().unwrap_or_default();
+            eprintln!(
+                "{:6} ms  {}  [{user}] {first_line}",
+                started.elapsed().as_millis(),
+                self.name
+            );
+        }
         Output {
             command: format!("[{user}] {script}"),
             status: out.status.code().unwrap_or(-1),

@@ -20,6 +20,7 @@
 //! - `TWOFOLD_E2E_IMAGE`: image to run (default `twofold-e2e:latest`).
 //! - `TWOFOLD_E2E_JOBS`: how many containers may run at once (default 4).
 //! - `TWOFOLD_E2E_KEEP=1`: leave containers running after the test, to look inside.
+//! - `TWOFOLD_E2E_TRACE=1`: print every command run in a container, with its duration.
 #![forbid(unsafe_code)]
 
 mod auth_log;
