@@ -26,12 +26,17 @@ fn containers_have_no_network_but_loopback() {
 }
 
 #[test]
-fn the_package_is_installed() {
+fn the_package_is_installed_with_dpkg() {
     let host = Host::new().build();
 
+    host.run("dpkg-query -W -f '${Status}' twofold")
+        .assert_success()
+        .assert_stdout("install ok installed");
     host.run("test -f /lib/x86_64-linux-gnu/security/pam_twofold.so")
         .assert_success();
-    host.run("twofold --help").assert_success();
+    host.run("test -f /usr/share/pam-configs/twofold")
+        .assert_success();
+    host.run("twofold --version").assert_success();
 }
 
 /// The askpass mechanics the scenarios rely on, with pam_unix alone asking for a password.
