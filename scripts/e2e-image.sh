@@ -118,6 +118,10 @@ build_test_image() {
             { cat "$ctx/build.log" >&2; die "docker build failed"; }
     fi
     docker tag "$tag" "$TEST_REPO:latest"
+    # Images of earlier packages: a few MB each, and nothing runs them but a test still
+    # running (docker then refuses to remove it, which is fine).
+    docker images "$TEST_REPO" --format '{{.Tag}}' | grep -vx -e latest -e "$hash" |
+        while read -r old; do docker rmi "$TEST_REPO:$old" >/dev/null 2>&1 || true; done
     rm -rf "$ctx"
     printf '%s\n' "$tag"
 }
