@@ -79,6 +79,8 @@ pub struct Config {
     pub prompt: String,
     pub issuer: String,
     pub rate_limit: RateLimit,
+    /// Where the CLI appends a JSON line for every change root makes (admin actions).
+    pub audit_log: String,
 }
 
 impl Default for Config {
@@ -93,6 +95,7 @@ impl Default for Config {
             window: 1,
             prompt: "Verification code: ".into(),
             issuer: "twofold".into(),
+            audit_log: "/var/log/twofold/audit.log".into(),
             rate_limit: RateLimit {
                 free_failures: 5,
                 base_delay_secs: 30,
@@ -127,6 +130,7 @@ struct RawConfig {
     window: Option<i64>,
     prompt: Option<String>,
     issuer: Option<String>,
+    audit_log: Option<String>,
     rate_limit: Option<RawRateLimit>,
 }
 
@@ -204,6 +208,14 @@ impl Config {
                 return Err("issuer must be 1 to 100 characters, without a colon".into());
             }
             c.issuer = i;
+        }
+        if let Some(a) = raw.audit_log {
+            if !a.starts_with('/') || a.ends_with('/') || a.contains("/../") || a.contains('\0') {
+                return Err(format!(
+                    "audit_log = \"{a}\" must be an absolute path to a file"
+                ));
+            }
+            c.audit_log = a;
         }
         if let Some(r) = raw.rate_limit {
             let range =

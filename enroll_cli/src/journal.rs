@@ -16,11 +16,6 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
-pub const AUDIT_LOG: &str = "/var/log/twofold/audit.log";
-/// Overrides [`AUDIT_LOG`] (tests, unusual layouts). Only root writes the audit log, and root
-/// chooses its own environment, so this grants nothing.
-pub const AUDIT_LOG_ENV: &str = "TWOFOLD_AUDIT_LOG";
-
 /// One change, as logged.
 pub struct Event<'a> {
     pub action: &'static str,
@@ -77,7 +72,9 @@ impl Journal {
         if !inv.invoker.is_root() {
             return Ok(Journal { audit: None });
         }
-        let path = std::env::var(AUDIT_LOG_ENV).unwrap_or_else(|_| AUDIT_LOG.to_string());
+        // From the root-owned configuration, never from the environment: under sudo the
+        // environment may be the invoking user's.
+        let path = inv.config.audit_log.clone();
         let file = open_audit_log(&path).map_err(|problem| Error::Audit {
             path: path.clone(),
             problem,

@@ -34,8 +34,14 @@ impl Env {
         // Readable by nobody too, for the tests that run as another user.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let config = dir.path().join("twofold.toml");
-        std::fs::write(&config, text(dir.path().to_str().unwrap())).unwrap();
         let audit_log = dir.path().join("audit").join("audit.log");
+        // First, so that it stays a top-level key whatever tables the text adds.
+        let text = format!(
+            "audit_log = \"{}\"\n{}",
+            audit_log.display(),
+            text(dir.path().to_str().unwrap())
+        );
+        std::fs::write(&config, text).unwrap();
         Env {
             dir,
             config,
@@ -141,7 +147,7 @@ impl Cmd {
         } else {
             Command::new(BIN)
         };
-        c.args(&self.argv).env("TWOFOLD_AUDIT_LOG", &self.audit_log);
+        c.args(&self.argv);
         c
     }
 
