@@ -101,6 +101,7 @@ completion() { # shell, deb path, rpm path
         completions_missing+=("$1")
         rm -f "$stage/deb/usr/share/$2" "$stage/rpm/usr/share/$3"
     fi
+    return 0 # `want rpm && put ...` is false when only the .deb is wanted: not an error
 }
 # Debian reads zsh completions from vendor-completions, Fedora from site-functions.
 completion bash bash-completion/completions/twofold bash-completion/completions/twofold

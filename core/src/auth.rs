@@ -87,9 +87,12 @@ fn peek(loc: &Location) -> Enrollment {
 pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation) -> Outcome {
     // Whatever goes wrong before the prompt, the person is still asked for a code, so the
     // prompt does not tell who exists or who is enrolled.
-    let refuse_after_prompt = |conv: &mut dyn Conversation, reason: String, level: Level| {
+    let refuse_as = |method, conv: &mut dyn Conversation, reason: String, level: Level| {
         let _ = conv.prompt_hidden(&config.prompt);
-        Outcome::deny("none", reason, level)
+        Outcome::deny(method, reason, level)
+    };
+    let refuse_after_prompt = |conv: &mut dyn Conversation, reason: String, level: Level| {
+        refuse_as("none", conv, reason, level)
     };
     let account = match Account::lookup(req.user) {
         Ok(a) => a,
@@ -133,7 +136,8 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
             };
         }
         Enrollment::NotEnrolled => {
-            return refuse_after_prompt(
+            return refuse_as(
+                "unenrolled",
                 conv,
                 "not enrolled and unenrolled = \"deny\"".into(),
                 Level::Warning,
