@@ -67,7 +67,8 @@ impl Outcome {
 }
 
 enum Enrollment {
-    Enrolled(SecretFile),
+    /// The file as read before the prompt: its bytes, and the file they parse to.
+    Enrolled(Zeroizing<Vec<u8>>, SecretFile),
     NotEnrolled,
     Broken(String),
 }
@@ -75,8 +76,11 @@ enum Enrollment {
 fn peek(loc: &Location) -> Enrollment {
     match SecretStore::open(loc) {
         Ok(None) => Enrollment::NotEnrolled,
-        Ok(Some(store)) => match store.read() {
-            Ok(Some(file)) => Enrollment::Enrolled(file),
+        Ok(Some(store)) => match store.read_bytes() {
+            Ok(Some(bytes)) => match store.parse(&bytes) {
+                Ok(file) => Enrollment::Enrolled(bytes, file),
+                Err(e) => Enrollment::Broken(e.to_string()),
+            },
             Ok(None) => Enrollment::NotEnrolled,
             Err(e) => Enrollment::Broken(e.to_string()),
         },
@@ -121,8 +125,8 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
         Ok(l) => l,
         Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
     };
-    let peeked = match peek(&loc) {
-        Enrollment::Enrolled(file) => file,
+    let (peeked_bytes, peeked) = match peek(&loc) {
+        Enrollment::Enrolled(bytes, file) => (bytes, file),
         Enrollment::NotEnrolled if config.unenrolled_may_pass(req.now) => {
             let why = match config.unenrolled_allow_until {
                 Some(t) if req.now < t => format!("grace period until {}", crate::time::rfc3339(t)),
@@ -160,7 +164,6 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
     let method = attempt.method();
     // The argon2 work (recovery codes, passes) happens here, before the lock is taken.
     let pre = precompute(&peeked, &attempt, req.now);
-    drop(peeked);
 
     // From here to the write, the user's lock is held: two logins cannot both use one code.
     let store = match SecretStore::open(&loc) {
@@ -178,8 +181,14 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
         Ok(l) => l,
         Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
     };
-    let file = match store.read() {
-        Ok(Some(f)) => f,
+    // Read again under the lock: another login may have changed the file since the peek.
+    // Unchanged bytes parse to the same file, so the peek's parse is reused then.
+    let file = match store.read_bytes() {
+        Ok(Some(bytes)) if *bytes == *peeked_bytes => peeked,
+        Ok(Some(bytes)) => match store.parse(&bytes) {
+            Ok(f) => f,
+            Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
+        },
         Ok(None) => {
             return Outcome::deny(
                 method,
@@ -259,5 +268,109 @@ pub mod scripted {
         fn info(&mut self, text: &str) {
             self.infos.push(text.to_string());
         }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::{Algorithm, Device, SecretKey};
+
+    /// Answers the prompt with `answer`, after writing `change` to the file as another login
+    /// would while this one waits at the prompt (when `change` is set).
+    struct RaceAtPrompt {
+        loc: Location,
+        answer: Vec<u8>,
+        change: Option<SecretFile>,
+    }
+
+    impl Conversation for RaceAtPrompt {
+        fn prompt_hidden(&mut self, _prompt: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+            if let Some(change) = self.change.take() {
+                let store = SecretStore::open(&self.loc).unwrap().unwrap();
+                let lock = store.lock().unwrap();
+                store.write(&lock, &change).unwrap();
+            }
+            Ok(Zeroizing::new(self.answer.clone()))
+        }
+        fn info(&mut self, _text: &str) {}
+    }
+
+    /// A system-mode file for root in a fresh directory (system mode wants root-owned files).
+    fn setup(name: &str) -> Option<(Config, Location, SecretFile, String)> {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: system mode needs root-owned files");
+            return None;
+        }
+        let dir = format!("/tmp/twofold-auth-{name}-{}", std::process::id());
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = Config::parse(&format!("secret_path = \"{dir}/{{user}}.toml\"")).unwrap();
+        let loc = Location::for_account(&config, &Account::lookup("root").unwrap()).unwrap();
+        let mut file = SecretFile::new();
+        file.devices.push(Device {
+            name: "phone".into(),
+            secret: SecretKey::from_bytes(b"12345678901234567890"),
+            algorithm: Algorithm::SHA1,
+            digits: 6,
+            period: 30,
+            created: 0,
+            last_step: 0,
+            window: None,
+        });
+        let store = SecretStore::open_or_create(&loc).unwrap();
+        let lock = store.lock().unwrap();
+        store.write(&lock, &file).unwrap();
+        Some((config, loc, file, dir))
+    }
+
+    const NOW: UnixTime = 1_800_000_000;
+    const REQ: Request = Request {
+        user: "root",
+        service: "test",
+        rhost: None,
+        now: NOW,
+    };
+
+    #[test]
+    fn an_unchanged_file_is_read_once_more_under_the_lock_and_the_code_accepted() {
+        let Some((config, loc, file, dir)) = setup("same") else {
+            return;
+        };
+        let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
+        let mut conv = RaceAtPrompt {
+            loc: loc.clone(),
+            answer: code.as_bytes().to_vec(),
+            change: None,
+        };
+        let out = authenticate(&config, &REQ, &mut conv);
+        assert_eq!(out.answer, Answer::Success, "{}", out.reason);
+        let stored = SecretStore::open(&loc)
+            .unwrap()
+            .unwrap()
+            .read()
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.devices[0].last_step, NOW / 30);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_code_another_login_used_during_the_prompt_is_a_replay() {
+        let Some((config, loc, file, dir)) = setup("race") else {
+            return;
+        };
+        let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
+        // The same code was accepted elsewhere while this login waited at the prompt: the
+        // decision must be taken on the file as it is under the lock, not as peeked.
+        let mut used = file.clone();
+        used.devices[0].last_step = NOW / 30;
+        let mut conv = RaceAtPrompt {
+            loc,
+            answer: code.as_bytes().to_vec(),
+            change: Some(used),
+        };
+        let out = authenticate(&config, &REQ, &mut conv);
+        assert_eq!(out.answer, Answer::Deny);
+        assert!(out.reason.contains("replay"), "{}", out.reason);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -204,24 +204,29 @@ impl SecretFile {
             return Err(e(format!("file is larger than {MAX_FILE_BYTES} bytes")));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| e("file is not UTF-8 text".into()))?;
-        // Look at the version first, so a newer format gets a message about the version.
-        #[derive(Deserialize)]
-        struct VersionOnly {
-            version: Option<toml::Value>,
-        }
-        if let Ok(v) = toml::from_str::<VersionOnly>(text) {
-            match v.version {
-                None => return Err(e("file has no `version` field".into())),
-                Some(toml::Value::Integer(n)) if n == i64::from(VERSION) => {}
-                Some(other) => {
-                    return Err(e(format!(
-                        "file has version {other}, this twofold reads version {VERSION}; upgrade twofold or re-enroll"
-                    )))
+        // One parse in the usual case (a TOML parse is most of a login's work). A file that
+        // does not parse, or has another version, is looked at again for its version alone,
+        // so a newer format gets a message about the version rather than about a field.
+        let parsed = toml::from_str::<SecretFile>(text);
+        if !matches!(&parsed, Ok(file) if file.version == VERSION) {
+            #[derive(Deserialize)]
+            struct VersionOnly {
+                version: Option<toml::Value>,
+            }
+            if let Ok(v) = toml::from_str::<VersionOnly>(text) {
+                match v.version {
+                    None => return Err(e("file has no `version` field".into())),
+                    Some(toml::Value::Integer(n)) if n == i64::from(VERSION) => {}
+                    Some(other) => {
+                        return Err(e(format!(
+                            "file has version {other}, this twofold reads version {VERSION}; upgrade twofold or re-enroll"
+                        )))
+                    }
                 }
             }
         }
-        let file: SecretFile = toml::from_str(text)
-            .map_err(|err| e(format!("file is not valid: {}", err.message().trim())))?;
+        let file =
+            parsed.map_err(|err| e(format!("file is not valid: {}", err.message().trim())))?;
         file.check()?;
         Ok(file)
     }

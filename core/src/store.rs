@@ -307,6 +307,15 @@ impl SecretStore {
 
     /// Reads and checks the secret file. `Ok(None)` if it does not exist.
     pub fn read(&self) -> Result<Option<SecretFile>, StoreError> {
+        match self.read_bytes()? {
+            Some(bytes) => self.parse(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The secret file's bytes, with every check of `read` but the parse. `Ok(None)` if it
+    /// does not exist. For callers that read twice and reuse a parse when nothing changed.
+    pub fn read_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let path = self.loc.path();
         let flags = OFlag::O_RDONLY
             | OFlag::O_NOFOLLOW
@@ -357,8 +366,13 @@ impl SecretStore {
                 "restore it from a backup or re-enroll",
             ));
         }
-        SecretFile::parse(&buf).map(Some).map_err(|e| {
-            StoreError::new(&path, e.0, "restore it from a backup, or have an admin run `twofold admin reset` and re-enroll")
+        Ok(Some(buf))
+    }
+
+    /// Parses bytes from `read_bytes`; the error names this file and says what to do.
+    pub fn parse(&self, bytes: &[u8]) -> Result<SecretFile, StoreError> {
+        SecretFile::parse(bytes).map_err(|e| {
+            StoreError::new(&self.loc.path(), e.0, "restore it from a backup, or have an admin run `twofold admin reset` and re-enroll")
         })
     }
 
