@@ -1,38 +1,111 @@
 //! The auth log: facility authpriv, ident `pam_twofold`. One line per decision, never a code,
 //! secret or hash (the core's reasons are written to that rule).
+//!
+//! Written directly to the syslog socket as an RFC 3164 line, `<PRI>Mmm dd hh:mm:ss
+//! pam_twofold[PID]: message` (UTC), the format the `syslog` crate wrote. Not through that
+//! crate: it parsed a time format description for every line and brought in the `time`
+//! crate; this costs one `format!` per line (see BENCHMARKS.md). Not through libc's
+//! openlog/syslog either: openlog and closelog would change the host application's own
+//! syslog settings (its ident), which a module must leave alone.
 
+use std::io::Write;
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::sync::Mutex;
-use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use std::time::{SystemTime, UNIX_EPOCH};
 use twofold_core::auth::Level;
+
+/// Where syslog daemons listen, in the order tried (the `syslog` crate's list).
+const SOCKET_PATHS: [&str; 3] = ["/dev/log", "/var/run/syslog", "/var/run/log"];
+/// Linux's EPROTOTYPE: the socket is a stream socket (some daemons listen that way).
+const EPROTOTYPE: i32 = 91;
+/// syslog's facility authpriv (10), shifted as the priority field wants it.
+const AUTHPRIV: u8 = 10 << 3;
+
+enum Socket {
+    Datagram(UnixDatagram),
+    /// A stream socket; each message ends with a NUL byte.
+    Stream(UnixStream),
+}
 
 // The socket is opened on first use and kept for the life of the loaded module: reconnecting
 // for every line would cost a socket and a connect per login.
-static LOGGER: Mutex<Option<Logger<LoggerBackend, Formatter3164>>> = Mutex::new(None);
+static LOGGER: Mutex<Option<Socket>> = Mutex::new(None);
 
-fn connect() -> Option<Logger<LoggerBackend, Formatter3164>> {
-    syslog::unix(Formatter3164 {
-        facility: Facility::LOG_AUTHPRIV,
-        hostname: None,
-        process: "pam_twofold".into(),
-        pid: std::process::id(),
-    })
-    .ok()
+fn connect() -> Option<Socket> {
+    for path in SOCKET_PATHS {
+        let sock = UnixDatagram::unbound().ok()?;
+        match sock.connect(path) {
+            Ok(()) => return Some(Socket::Datagram(sock)),
+            Err(e) if e.raw_os_error() == Some(EPROTOTYPE) => {
+                return UnixStream::connect(path).ok().map(Socket::Stream)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+fn severity(level: Level) -> u8 {
+    match level {
+        Level::Error => 3,
+        Level::Warning => 4,
+        Level::Notice => 5,
+        Level::Info => 6,
+    }
+}
+
+/// `Mmm dd hh:mm:ss` of a Unix time, in UTC.
+fn timestamp(secs: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), month and day only.
+    let z = days + 719_468;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!(
+        "{} {day:02} {:02}:{:02}:{:02}",
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The whole line, as sent.
+fn line(level: Level, message: &str, now: u64, pid: u32) -> String {
+    format!(
+        "<{}>{} pam_twofold[{pid}]: {message}",
+        AUTHPRIV | severity(level),
+        timestamp(now)
+    )
 }
 
 pub fn write(level: Level, message: &str) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let text = line(level, message, now, std::process::id());
     let Ok(mut guard) = LOGGER.lock() else { return };
     for _ in 0..2 {
         if guard.is_none() {
             *guard = connect();
         }
-        let Some(logger) = guard.as_mut() else { return };
-        let sent = match level {
-            Level::Error => logger.err(message),
-            Level::Warning => logger.warning(message),
-            Level::Notice => logger.notice(message),
-            Level::Info => logger.info(message),
+        let sent = match guard.as_mut() {
+            None => return,
+            Some(Socket::Datagram(s)) => s.send(text.as_bytes()).is_ok(),
+            Some(Socket::Stream(s)) => s
+                .write_all(text.as_bytes())
+                .and_then(|()| s.write_all(&[0]))
+                .is_ok(),
         };
-        if sent.is_ok() {
+        if sent {
             return;
         }
         // The syslog daemon may have restarted: reconnect once.
@@ -49,10 +122,53 @@ pub fn quote(value: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
+            c if c.is_control() => out.extend(c.escape_default()),
             c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_rfc3164_with_authpriv_priority() {
+        // 2026-11-25T09:05:03Z
+        let t = 1_795_597_503;
+        assert_eq!(
+            line(Level::Info, "x=1", t, 42),
+            "<86>Nov 25 09:05:03 pam_twofold[42]: x=1"
+        );
+        assert_eq!(
+            line(Level::Error, "m", t, 1),
+            "<83>Nov 25 09:05:03 pam_twofold[1]: m"
+        );
+        assert_eq!(
+            line(Level::Warning, "m", t, 1),
+            "<84>Nov 25 09:05:03 pam_twofold[1]: m"
+        );
+        assert_eq!(
+            line(Level::Notice, "m", t, 1),
+            "<85>Nov 25 09:05:03 pam_twofold[1]: m"
+        );
+    }
+
+    #[test]
+    fn timestamps_match_the_calendar() {
+        assert_eq!(timestamp(0), "Jan 01 00:00:00");
+        assert_eq!(timestamp(951_782_400), "Feb 29 00:00:00"); // 2000, a leap year
+        assert_eq!(timestamp(1_709_251_199), "Feb 29 23:59:59"); // 2024
+        assert_eq!(timestamp(1_735_689_599), "Dec 31 23:59:59"); // 2024
+        assert_eq!(timestamp(4_107_542_400), "Mar 01 00:00:00"); // 2100, not a leap year
+    }
+
+    #[test]
+    fn quote_escapes_what_could_forge_a_field_or_line() {
+        assert_eq!(quote("alice"), "\"alice\"");
+        assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(quote("a\nresult=success"), "\"a\\nresult=success\"");
+    }
 }
