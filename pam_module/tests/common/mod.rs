@@ -104,8 +104,9 @@ impl Login {
     pub fn assert_log(&self, needle: &str) -> &Self {
         assert!(
             self.logs.iter().any(|l| l.contains(needle)),
-            "no log line with {needle:?}: {:#?}",
-            self.logs
+            "no log line with {needle:?}: {:#?}\noutput: {}",
+            self.logs,
+            self.text()
         );
         self
     }
@@ -121,7 +122,11 @@ impl Login {
 impl Host {
     pub fn new() -> Host {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let root = PathBuf::from(format!("/tmp/twofold-pamtest-{}-{n}", std::process::id()));
+        // Not under /tmp: each login gets a private /tmp (see `pamtester`).
+        let root = PathBuf::from(format!(
+            "/var/tmp/twofold-pamtest-{}-{n}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&root);
         for d in ["pam.d", "run", "home"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
@@ -215,11 +220,15 @@ impl Host {
     }
 
     fn nss_env(&self, cmd: &mut Command) {
-        cmd.env("LD_PRELOAD", "libpam_wrapper.so libnss_wrapper.so")
-            .env("PAM_WRAPPER", "1")
-            .env("PAM_WRAPPER_SERVICE_DIR", self.root.join("pam.d"))
-            .env("NSS_WRAPPER_PASSWD", self.root.join("passwd"))
-            .env("NSS_WRAPPER_GROUP", self.root.join("group"));
+        // Preloaded into pamtester only (see `pamtester`), not into unshare, sh and mount.
+        cmd.env(
+            "TWOFOLD_TEST_PRELOAD",
+            "libpam_wrapper.so libnss_wrapper.so",
+        )
+        .env("PAM_WRAPPER", "1")
+        .env("PAM_WRAPPER_SERVICE_DIR", self.root.join("pam.d"))
+        .env("NSS_WRAPPER_PASSWD", self.root.join("passwd"))
+        .env("NSS_WRAPPER_GROUP", self.root.join("group"));
     }
 
     /// Where the default configuration puts a user's secret file.
@@ -267,7 +276,9 @@ impl Host {
 
     pub fn pamtester(&self, user: &str, input: &[u8]) -> Command {
         let script = format!(
-            "mount --bind {} /run && exec pamtester -v twofold \"$1\" authenticate",
+            // A private /tmp: pam_wrapper keeps its per-process pam.d copy in /tmp/pam.X and
+            // races other processes cleaning "stale" ones when dozens start at once.
+            "mount --bind {} /run && mount -t tmpfs -o size=16m tmpfs /tmp && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec pamtester -v twofold \"$1\" authenticate",
             self.root.join("run").display()
         );
         let mut cmd = Command::new("unshare");
@@ -295,7 +306,13 @@ impl Host {
             let _ = stdin.write_all(&line);
         }
         let output = child.wait_with_output().unwrap();
-        std::thread::sleep(Duration::from_millis(60));
+        // The module logs every decision: wait for the line (a loaded machine may take a
+        // while to schedule the reader), then a moment for any further line.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.logs.lock().unwrap().len() == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(20));
         let logs = self.logs.lock().unwrap()[before..].to_vec();
         Login { output, logs }
     }
