@@ -25,6 +25,7 @@ use common::*;
 
 use data_encoding::{BASE32_NOPAD, BASE64};
 use std::io::{BufRead, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -189,12 +190,38 @@ impl World {
             world.base.to_toml().unwrap().as_bytes(),
         )
         .unwrap();
+        world.clean_private_tmp();
         world.reset();
         world
     }
 
     fn path(&self) -> PathBuf {
         self.host.secret_path("alice")
+    }
+
+    /// pam_wrapper (1.1.4) keeps a directory per process, `/tmp/pam.X` with X one of 62
+    /// letters, and removes it at exit; a killed process leaves it behind, often without the
+    /// pid that would let pam_wrapper clean it up, and once the letters run out every
+    /// pam_wrapper user on the machine fails. So our pamtesters get a /tmp of their own
+    /// (this directory, with the Host's root bound inside it at its usual path), emptied of
+    /// `pam.*` after every run.
+    fn private_tmp(&self) -> PathBuf {
+        self.host.root.join("tmp")
+    }
+
+    fn clean_private_tmp(&self) {
+        let tmp = self.private_tmp();
+        if !tmp.exists() {
+            std::fs::create_dir(&tmp).unwrap();
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+            std::fs::create_dir(tmp.join(self.host.root.file_name().unwrap())).unwrap();
+        }
+        for entry in std::fs::read_dir(&tmp).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().starts_with("pam.") {
+                std::fs::remove_dir_all(entry.path()).unwrap();
+            }
+        }
     }
 
     /// Puts the old version back, through the store as every writer does: this also proves
@@ -237,20 +264,36 @@ impl World {
     /// The process that performs `op`, optionally under strace (`wrap`).
     fn command(&self, op: Op, wrap: &[String], repeat: bool) -> Command {
         if op.is_login() {
+            assert!(self.host.root.starts_with("/tmp"), "the Host lives in /tmp");
+            let root = self.host.root.display().to_string();
+            let tmp = self.private_tmp().display().to_string();
+            let name = self
+                .host
+                .root
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let script = format!(
-                "mount --bind {} /run && exec \"$@\"",
-                self.host.root.join("run").display()
+                "mount --bind {root}/run /run && mount --bind {root} {tmp}/{name} \
+                 && mount --rbind {tmp} /tmp && exec \"$@\""
             );
+            // The wrappers are preloaded into pamtester only, not into unshare, sh and mount,
+            // which would otherwise make pam_wrapper directories in the real /tmp.
+            let root = &self.host.root;
+            let env = [
+                "LD_PRELOAD=libpam_wrapper.so libnss_wrapper.so".to_string(),
+                "PAM_WRAPPER=1".to_string(),
+                format!("PAM_WRAPPER_SERVICE_DIR={}", root.join("pam.d").display()),
+                format!("NSS_WRAPPER_PASSWD={}", root.join("passwd").display()),
+                format!("NSS_WRAPPER_GROUP={}", root.join("group").display()),
+            ];
             let mut cmd = Command::new("unshare");
             cmd.args(["-m", "sh", "-c", &script, "sh"])
                 .args(wrap)
+                .arg("env")
+                .args(env)
                 .args(["pamtester", "-v", "twofold", "alice", "authenticate"]);
-            let root = &self.host.root;
-            cmd.env("LD_PRELOAD", "libpam_wrapper.so libnss_wrapper.so")
-                .env("PAM_WRAPPER", "1")
-                .env("PAM_WRAPPER_SERVICE_DIR", root.join("pam.d"))
-                .env("NSS_WRAPPER_PASSWD", root.join("passwd"))
-                .env("NSS_WRAPPER_GROUP", root.join("group"));
             cmd
         } else {
             let exe = std::env::current_exe().unwrap();
@@ -283,7 +326,7 @@ impl World {
             .command(op, wrap, repeat)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
@@ -349,6 +392,7 @@ impl World {
 
     /// The checks after one run of `op` that ended in `status` (killed or not).
     fn check(&self, op: Op, run: &Run, how: &str) -> Outcome {
+        self.clean_private_tmp();
         let Run {
             status,
             stdout,
@@ -362,7 +406,9 @@ impl World {
         } else {
             stdout.contains("done")
         };
-        let ctx = format!("{op:?} {how}: killed={killed} reported={reported} status={status:?}");
+        let logs = self.host.all_logs();
+        let last_log = logs.last().map_or("", String::as_str);
+        let ctx = format!("{op:?} {how}: killed={killed} reported={reported} status={status:?} (last log: {last_log}) output: {stdout:?}");
         assert_ne!(
             version,
             Version::Neither,
@@ -444,6 +490,9 @@ struct Run {
 fn output((mut child, typed): (Child, String)) -> Run {
     let mut stdout = String::new();
     let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    stdout.push_str(&stderr);
     Run {
         status: child.wait().unwrap(),
         stdout,
@@ -481,6 +530,14 @@ fn strace(w: &World, out: &Path, expr: &[String]) -> Vec<String> {
 /// The store's syscalls in one clean run of `op`, as (name, N): the Nth call of that name
 /// (on the secret directory's files) in the thread that made it.
 fn kill_points(w: &World, op: Op) -> Vec<(String, usize)> {
+    let strace_ok = Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        strace_ok,
+        "strace is needed for the kill-at-every-syscall tests: apt-get install strace"
+    );
     let trace = w.host.root.join(format!("trace-{op:?}"));
     let wrap = strace(w, &trace, &[format!("trace={FILE_SYSCALLS}")]);
     w.reset();
