@@ -68,7 +68,7 @@ impl Outcome {
 
 enum Enrollment {
     /// The file as read before the prompt: its bytes, and the file they parse to.
-    Enrolled(Zeroizing<Vec<u8>>, SecretFile),
+    Enrolled(Zeroizing<Vec<u8>>, Box<SecretFile>),
     NotEnrolled,
     Broken(String),
 }
@@ -78,7 +78,7 @@ fn peek(loc: &Location) -> Enrollment {
         Ok(None) => Enrollment::NotEnrolled,
         Ok(Some(store)) => match store.read_bytes() {
             Ok(Some(bytes)) => match store.parse(&bytes) {
-                Ok(file) => Enrollment::Enrolled(bytes, file),
+                Ok(file) => Enrollment::Enrolled(bytes, Box::new(file)),
                 Err(e) => Enrollment::Broken(e.to_string()),
             },
             Ok(None) => Enrollment::NotEnrolled,
@@ -184,7 +184,7 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
     // Read again under the lock: another login may have changed the file since the peek.
     // Unchanged bytes parse to the same file, so the peek's parse is reused then.
     let file = match store.read_bytes() {
-        Ok(Some(bytes)) if *bytes == *peeked_bytes => peeked,
+        Ok(Some(bytes)) if *bytes == *peeked_bytes => *peeked,
         Ok(Some(bytes)) => match store.parse(&bytes) {
             Ok(f) => f,
             Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),

@@ -6,7 +6,7 @@ use common::*;
 use std::io::Write;
 use std::os::unix::fs::symlink;
 use std::process::Stdio;
-use twofold_core::codes::{generate, grouped, PASS_LEN, RECOVERY_LEN};
+use twofold_core::codes::{generate, grouped, PASS_LEN};
 
 const ALICE: u32 = 4242;
 
