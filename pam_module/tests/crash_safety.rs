@@ -25,7 +25,6 @@ use common::*;
 
 use data_encoding::{BASE32_NOPAD, BASE64};
 use std::io::{BufRead, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -190,38 +189,12 @@ impl World {
             world.base.to_toml().unwrap().as_bytes(),
         )
         .unwrap();
-        world.clean_private_tmp();
         world.reset();
         world
     }
 
     fn path(&self) -> PathBuf {
         self.host.secret_path("alice")
-    }
-
-    /// pam_wrapper (1.1.4) keeps a directory per process, `/tmp/pam.X` with X one of 62
-    /// letters, and removes it at exit; a killed process leaves it behind, often without the
-    /// pid that would let pam_wrapper clean it up, and once the letters run out every
-    /// pam_wrapper user on the machine fails. So our pamtesters get a /tmp of their own
-    /// (this directory, with the Host's root bound inside it at its usual path), emptied of
-    /// `pam.*` after every run.
-    fn private_tmp(&self) -> PathBuf {
-        self.host.root.join("tmp")
-    }
-
-    fn clean_private_tmp(&self) {
-        let tmp = self.private_tmp();
-        if !tmp.exists() {
-            std::fs::create_dir(&tmp).unwrap();
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
-            std::fs::create_dir(tmp.join(self.host.root.file_name().unwrap())).unwrap();
-        }
-        for entry in std::fs::read_dir(&tmp).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_name().to_string_lossy().starts_with("pam.") {
-                std::fs::remove_dir_all(entry.path()).unwrap();
-            }
-        }
     }
 
     /// Puts the old version back, through the store as every writer does: this also proves
@@ -264,19 +237,18 @@ impl World {
     /// The process that performs `op`, optionally under strace (`wrap`).
     fn command(&self, op: Op, wrap: &[String], repeat: bool) -> Command {
         if op.is_login() {
-            assert!(self.host.root.starts_with("/tmp"), "the Host lives in /tmp");
-            let root = self.host.root.display().to_string();
-            let tmp = self.private_tmp().display().to_string();
-            let name = self
-                .host
-                .root
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
+            // pam_wrapper (1.1.4) keeps a directory per process in /tmp/pam.X, X one of 62
+            // letters, and removes it at exit: a killed process leaves it behind, often
+            // without the pid that would let pam_wrapper clean it up, and once the letters run
+            // out every pam_wrapper user on the machine fails. So each login gets a /tmp of
+            // its own, as in the harness (whose Host lives in /var/tmp for this reason).
+            assert!(
+                !self.host.root.starts_with("/tmp"),
+                "a private /tmp would hide the Host"
+            );
             let script = format!(
-                "mount --bind {root}/run /run && mount --bind {root} {tmp}/{name} \
-                 && mount --rbind {tmp} /tmp && exec \"$@\""
+                "mount --bind {}/run /run && mount -t tmpfs -o size=16m tmpfs /tmp && exec \"$@\"",
+                self.host.root.display()
             );
             // The wrappers are preloaded into pamtester only, not into unshare, sh and mount,
             // which would otherwise make pam_wrapper directories in the real /tmp.
@@ -392,7 +364,6 @@ impl World {
 
     /// The checks after one run of `op` that ended in `status` (killed or not).
     fn check(&self, op: Op, run: &Run, how: &str) -> Outcome {
-        self.clean_private_tmp();
         let Run {
             status,
             stdout,
