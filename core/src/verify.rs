@@ -4,7 +4,7 @@
 use crate::codes::Attempt;
 use crate::config::Config;
 use crate::kdf::{self, Precomputed, Purpose};
-use crate::secret::{decode_hash, SecretFile};
+use crate::secret::{decode_hash, Device, SecretFile};
 use crate::totp::{self, Match};
 use crate::UnixTime;
 
@@ -107,6 +107,19 @@ pub fn precompute(file: &SecretFile, attempt: &Attempt, now: UnixTime) -> Option
     Precomputed::new(purpose, kdf, salt, code).ok()
 }
 
+fn same_key(a: &Device, b: &Device) -> bool {
+    a.secret == b.secret
+        && a.algorithm == b.algorithm
+        && a.digits == b.digits
+        && a.period == b.period
+}
+
+/// Removes the hash at `i` and any copy of it, so a code stored twice is still used once.
+fn remove_every_copy(hashes: &mut Vec<String>, i: usize) {
+    let used = hashes.remove(i);
+    hashes.retain(|h| *h != used);
+}
+
 fn decide_totp(
     file: &SecretFile,
     code: &str,
@@ -151,7 +164,12 @@ fn decide_totp(
         match totp::check(device, code, now, device.window.unwrap_or(config.window)) {
             Ok(Match::Fresh(step)) => {
                 let mut next = file.clone();
-                next.devices[i].last_step = step;
+                // Every entry holding this key records the step: a key enrolled twice (under
+                // two names) would otherwise accept the code once per copy.
+                for d in next.devices.iter_mut().filter(|d| same_key(d, device)) {
+                    d.last_step = d.last_step.max(step);
+                }
+                debug_assert_eq!(next.devices[i].last_step, step);
                 record_login(&mut next, now, origin, "totp");
                 return Decision {
                     accepted: true,
@@ -174,7 +192,7 @@ fn decide_totp(
                 Ok(Some(i)) => {
                     let mut next = file.clone();
                     if let Some(s) = next.legacy_scratch.as_mut() {
-                        s.hashes.remove(i);
+                        remove_every_copy(&mut s.hashes, i);
                     }
                     record_login(&mut next, now, origin, "recovery");
                     return Decision {
@@ -242,7 +260,7 @@ fn decide_recovery(
     };
     let mut next = file.clone();
     if let Some(r) = next.recovery.as_mut() {
-        r.hashes.remove(i);
+        remove_every_copy(&mut r.hashes, i);
     }
     record_login(&mut next, now, origin, "recovery");
     let left = next.recovery_codes_left();
@@ -306,7 +324,7 @@ fn decide_pass(
 mod tests {
     use super::*;
     use crate::codes::{classify, generate, grouped, RECOVERY_LEN};
-    use crate::secret::{Algorithm, Device, SecretKey};
+    use crate::secret::{Algorithm, SecretKey};
 
     const NOW: UnixTime = 1_800_000_000;
     const ORIGIN: Origin = Origin {
@@ -507,5 +525,32 @@ mod tests {
         );
         assert!(d.accepted);
         assert!(decide(&d.update.unwrap(), &code(&f, NOW), &config, NOW, &ORIGIN).accepted);
+    }
+
+    #[test]
+    fn a_key_enrolled_twice_accepts_each_code_once() {
+        // Two entries with one key (the same QR code added under two names): the code must
+        // not be accepted once per copy.
+        let mut f = file();
+        let mut copy = f.devices[0].clone();
+        copy.name = "phone-again".into();
+        f.devices.push(copy);
+        let first = decide(&f, &code(&f, NOW), &Config::default(), NOW, &ORIGIN);
+        assert!(first.accepted);
+        let next = first.update.unwrap();
+        let again = decide(&next, &code(&f, NOW), &Config::default(), NOW, &ORIGIN);
+        assert!(!again.accepted, "{}", again.reason);
+    }
+
+    #[test]
+    fn a_recovery_code_stored_twice_is_used_up_at_once() {
+        let mut f = file();
+        let rc = generate(RECOVERY_LEN).unwrap();
+        f.set_recovery_codes(&[rc.clone(), rc.clone()], 0).unwrap();
+        let typed = classify(rc.as_bytes());
+        let first = decide(&f, &typed, &Config::default(), NOW, &ORIGIN);
+        assert!(first.accepted);
+        let next = first.update.unwrap();
+        assert!(!decide(&next, &typed, &Config::default(), NOW, &ORIGIN).accepted);
     }
 }
