@@ -110,12 +110,23 @@ fn main() {
     let mut replayed = one.clone();
     replayed.devices[0].last_step = NOW / 30;
 
+    // A key enrolled twice, a recovery code stored twice: each must still work only once.
+    let mut doubled = one.clone();
+    let mut copy = doubled.devices[0].clone();
+    copy.name = "phone-again".into();
+    doubled.devices.push(copy);
+    doubled.recovery = Some(codes(
+        Purpose::Recovery,
+        &[recovery[3].clone(), recovery[3].clone()],
+    ));
+
     let files = [
         ("one", &one),
         ("full", &full),
         ("imported", &imported),
         ("throttled", &throttled),
         ("replayed", &replayed),
+        ("doubled", &doubled),
     ];
     for (name, f) in files {
         write(
@@ -177,6 +188,13 @@ fn main() {
         ("pass", NOW, grouped(&the_pass), toml(&full)),
         ("pass_expired", NOW + 900, grouped(&the_pass), toml(&full)),
         ("malformed", NOW, "12345O".into(), toml(&one)),
+        (
+            "totp_key_twice",
+            NOW,
+            totp::code_at(phone, NOW).unwrap().to_string(),
+            toml(&doubled),
+        ),
+        ("recovery_twice", NOW, grouped(&recovery[3]), toml(&doubled)),
     ];
     for (name, now, typed, file) in decide_cases {
         write(

@@ -220,13 +220,36 @@ pub fn known_file() -> impl Strategy<Value = Known> {
         prop::collection::vec("[0-9]{8}", 0..=3),
         prop::option::of((pass_code(), -1000i64..1000)),
         prop::collection::vec(any::<u8>(), 16..=16),
-        (0u32..=20, prop::option::of(-1000i64..1000)),
+        (
+            prop_oneof![0u32..=20, 90u32..=110],
+            prop::option::of(-1000i64..1000),
+        ),
         1000..=MAX_NOW - 1000,
+        (any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(devices, recovery, scratch, pass, salt, (failures, throttle), now)| {
+            |(
+                devices,
+                mut recovery,
+                scratch,
+                pass,
+                salt,
+                (failures, throttle),
+                now,
+                (twice_key, twice_code),
+            )| {
                 let mut file = SecretFile::new();
                 file.devices = devices;
+                // Sometimes a key enrolled twice, or a code stored twice: still one use each.
+                if twice_key && !file.devices.is_empty() && file.device("key-copy").is_none() {
+                    let mut copy = file.devices[0].clone();
+                    copy.name = "key-copy".into();
+                    copy.last_step = 0;
+                    file.devices.push(copy);
+                }
+                if twice_code && !recovery.is_empty() {
+                    recovery.push(recovery[0].clone());
+                }
                 if !recovery.is_empty() {
                     file.recovery = Some(hashed(Purpose::Recovery, &salt, &recovery));
                 }
