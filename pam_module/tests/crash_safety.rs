@@ -7,11 +7,14 @@
 //! drives the core's store the way the CLI does: open, lock, read, change, write.
 //!
 //! Kill points:
-//! - every file-related syscall the process makes from its first look at the secret directory
-//!   on: `strace -e inject=SYSCALL:error=EIO:signal=KILL:when=N` kills it on entry to the Nth
-//!   call, before the call takes effect;
-//! - random delays, without strace, for real timing (logins), and a child that repeats its
-//!   edit in a loop until killed (CLI edits), so most kills land inside the write path.
+//! - every syscall the process makes on the secret directory and its files (read, lock,
+//!   temp file, write, fsync, rename, fsync of the directory, unlock): `strace -P <those paths>
+//!   -e inject=SYSCALL:error=EIO:signal=KILL:when=N` kills it on entry to the Nth such call,
+//!   before the call takes effect (`-P` makes N count only those calls, so it is the same
+//!   call in every run);
+//! - without strace, for real timing: logins killed after delays swept across a whole login,
+//!   and a child that repeats its edit and the inverse in a loop until killed at a random
+//!   moment, so most of those kills land inside the write path.
 //!
 //! After each kill: the file parses, is the old or the new version (never a mix, never empty,
 //! no device or code lost), a success that was reported is in the file (the code is used up),
@@ -46,7 +49,7 @@ const CHEAP: KdfParams = KdfParams {
 };
 /// Set in the environment of a child that runs one CLI-like edit (see `child_store_operation`).
 const CHILD_OP: &str = "TWOFOLD_CRASH_CHILD_OP";
-/// Syscalls that can change what is on disk or who holds the lock.
+/// The store's syscalls (those on the secret directory's files are the kill points).
 const FILE_SYSCALLS: &str =
     "openat,unlinkat,mkdirat,read,write,fstat,newfstatat,statx,fsync,fdatasync,close,flock,rename,renameat,renameat2";
 
@@ -698,8 +701,10 @@ fn logins_and_edits_killed_at_random_moments_leave_the_old_or_the_new_file() {
         .assert_success();
 }
 
-/// Not a test of its own: the child process of the tests above, standing in for the CLI
-/// (still being written). It runs only when the parent sets `TWOFOLD_CRASH_CHILD_OP`.
+/// Not a test of its own: the child process of the tests above, standing in for the CLI's
+/// edits with the same store calls and none of its prompts (and no dependency on the CLI
+/// crate's binary, which this package's tests cannot locate). It does something only when
+/// the parent sets `TWOFOLD_CRASH_CHILD_OP`.
 #[test]
 fn child_store_operation() {
     let Ok(op) = std::env::var(CHILD_OP) else {
@@ -735,7 +740,7 @@ fn child_store_operation() {
         match op.as_str() {
             // Forward: the edit; backward (only when repeating): its inverse.
             "regenerate" if forward => file.recovery = Some(hashed(Purpose::Recovery, &codes)),
-            "regenerate" => file.recovery = Some(restore_codes(&file)),
+            "regenerate" => file.recovery = saved_base().recovery,
             "device-add" if forward => file.devices.push(tablet.clone()),
             "device-add" => file.devices.retain(|d| d.name != "tablet"),
             "device-remove" if forward => file.devices.retain(|d| d.name != "laptop"),
@@ -751,10 +756,6 @@ fn child_store_operation() {
         }
     }
     std::process::exit(0);
-}
-
-fn restore_codes(_file: &SecretFile) -> RecoveryCodes {
-    saved_base().recovery.unwrap()
 }
 
 fn restore_laptop() -> Device {
