@@ -54,7 +54,7 @@ impl Opts {
             out: PathBuf::from("bench/out"),
             logins: 60,
             callgrind: 3,
-            recovery_logins: 10,
+            recovery_logins: 20,
             flood_secs: 10,
             flood_totp: 8,
             flood_recovery: 8,
@@ -72,7 +72,7 @@ impl Opts {
                 "--out" => o.out = PathBuf::from(val()),
                 "--logins" => o.logins = num().max(1),
                 "--callgrind" => o.callgrind = num(),
-                "--recovery-logins" => o.recovery_logins = num().clamp(1, 10),
+                "--recovery-logins" => o.recovery_logins = num().max(1),
                 "--flood-secs" => o.flood_secs = num().max(1) as u64,
                 "--flood-totp" => o.flood_totp = num(),
                 "--flood-recovery" => o.flood_recovery = num(),
@@ -781,7 +781,11 @@ fn recovery(b: &Bench) {
         );
     }
     let ratio_w = (median(&s100.wall) - bw) / (median(&s10.wall) - bw);
-    let _ = write!(t, "\nRatio 100 codes / 10 codes (module's own wall time, right code): **{ratio_w:.3}**");
+    let ratio_c = median(&s100.cpu) / median(&s10.cpu);
+    let _ = write!(
+        t,
+        "\nRatio 100 codes / 10 codes, right code: module's own wall time **{ratio_w:.3}**, CPU time **{ratio_c:.3}**"
+    );
     if !s10.ir.is_empty() {
         let ratio_i = (median_u64(&s100.ir) as f64 - base_ir as f64) / (median_u64(&s10.ir) as f64 - base_ir as f64);
         let _ = write!(t, "; instructions: **{ratio_i:.4}**");
@@ -1063,20 +1067,26 @@ fn scale(b: &Bench) {
     eprintln!("twofold-bench: made {} system-mode users in {:.1} s", 10 + big, t0.elapsed().as_secs_f64());
     let permit_user = sets[0].users[0].0.clone();
     let mut base = Vec::new();
+    let mut base_cpu = Vec::new();
     // tf 10, tf big, oath 10, oath big, tf big with all users in the password database.
     let mut s: Vec<Vec<f64>> = vec![Vec::new(); 5];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); 5];
     for i in 0..n {
-        base.push(b.login("permit", &permit_user, "x").wall_ms);
+        let r = b.login("permit", &permit_user, "x");
+        base.push(r.wall_ms);
+        base_cpu.push(r.cpu_ms);
         for (j, set) in sets.iter().enumerate() {
             let (u, path, text) = &set.users[i % 10];
             let r = b.login(&format!("tf-sys-{}", set.label), u, &code_now(&u.secret));
             if b.expect("system-mode login", r, true) {
                 s[j].push(r.wall_ms);
+                cpu[j].push(r.cpu_ms);
             }
             write_mode(path, text.as_bytes(), 0o600);
             let r = b.login(&format!("oath-all-{}", set.label), u, &code_now(&u.secret));
             if b.expect("pam_oath shared usersfile login", r, true) {
                 s[2 + j].push(r.wall_ms);
+                cpu[2 + j].push(r.cpu_ms);
             }
             write_mode(&set.oath_file, set.oath_text.as_bytes(), 0o600);
         }
@@ -1086,13 +1096,44 @@ fn scale(b: &Bench) {
         let r = b.login("tf-sys-big", &u, &code_now(&u.secret));
         if b.expect("system-mode login, big password database", r, true) {
             s[4].push(r.wall_ms);
+                cpu[4].push(r.cpu_ms);
         }
         write_mode(path, text.as_bytes(), 0o600);
     }
+    // Instructions (user space only: the kernel's directory lookup is in the CPU time).
+    let mut ir: Vec<i64> = vec![0; 5];
+    if b.opts.callgrind > 0 {
+        let base_ir = b.callgrind("permit", &permit_user, "x", "permit").1 as i64;
+        for (j, set) in sets.iter().enumerate() {
+            let (u, path, text) = &set.users[0];
+            let (ok, n) = b.callgrind(&format!("tf-sys-{}", set.label), u, &code_now(&u.secret), &format!("twofold-sys-{}", set.label));
+            write_mode(path, text.as_bytes(), 0o600);
+            if ok {
+                ir[j] = n as i64 - base_ir;
+            }
+            let (ok, n) = b.callgrind(&format!("oath-all-{}", set.label), u, &code_now(&u.secret), &format!("oath-all-{}", set.label));
+            write_mode(&set.oath_file, set.oath_text.as_bytes(), 0o600);
+            if ok {
+                ir[2 + j] = n as i64 - base_ir;
+            }
+        }
+        let (u, path, text) = &sets[1].users[10];
+        let mut u = u.clone();
+        u.passwd = big_nss.clone();
+        let (ok, n) = b.callgrind("tf-sys-big", &u, &code_now(&u.secret), "twofold-sys-big-passwd");
+        write_mode(path, text.as_bytes(), 0o600);
+        if ok {
+            ir[4] = n as i64 - base_ir;
+        }
+    }
     let bw = median(&base);
+    let bc = median(&base_cpu);
     let mut t = String::new();
-    let _ = writeln!(t, "| configuration | users enrolled | wall median (ms) | p10..p90 (ms) | module's own (ms) | ratio to 10 users |");
-    let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        t,
+        "| configuration | users enrolled | wall median (ms) | p10..p90 (ms) | own wall (ms) | own CPU (ms) | own instructions | ratio to 10 users (wall / CPU / instructions) |"
+    );
+    let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|---:|");
     let own = |j: usize| median(&s[j]) - bw;
     let rows = [
         ("pam_twofold, system mode (one file per user)", 10usize, 0usize, 0usize),
@@ -1102,14 +1143,19 @@ fn scale(b: &Bench) {
         ("pam_oath, one shared usersfile", big, 3, 2),
     ];
     for (name, count, j, r) in rows {
+        let ownc = |j: usize| median(&cpu[j]) - bc;
         let _ = writeln!(
             t,
-            "| {name} | {count} | {:.2} | {:.2}..{:.2} | {:.2} | {:.2} |",
+            "| {name} | {count} | {:.2} | {:.2}..{:.2} | {:.2} | {:.2} | {} | {:.2} / {:.2} / {:.3} |",
             median(&s[j]),
             percentile(&s[j], 0.1),
             percentile(&s[j], 0.9),
             own(j),
-            own(j) / own(r)
+            ownc(j),
+            fmt_ir(ir[j]),
+            own(j) / own(r),
+            ownc(j) / ownc(r),
+            ir[j] as f64 / ir[r] as f64
         );
     }
     let _ = writeln!(
