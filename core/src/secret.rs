@@ -306,9 +306,17 @@ impl SecretFile {
     /// The file's text. Contains secrets: wiped when dropped.
     pub fn to_toml(&self) -> Result<Zeroizing<String>, FormatError> {
         self.check()?;
-        toml::to_string(self)
+        let text = toml::to_string(self)
             .map(Zeroizing::new)
-            .map_err(|err| FormatError(format!("cannot serialize: {err}")))
+            .map_err(|err| FormatError(format!("cannot serialize: {err}")))?;
+        // What `parse` would refuse is never written: the old file stays readable.
+        if text.len() > MAX_FILE_BYTES {
+            return Err(FormatError(format!(
+                "file would be larger than {MAX_FILE_BYTES} bytes ({})",
+                text.len()
+            )));
+        }
+        Ok(text)
     }
 
     pub fn device(&self, name: &str) -> Option<&Device> {
@@ -490,5 +498,17 @@ mod tests {
             let err = SecretFile::parse(text.as_bytes()).unwrap_err();
             assert!(err.0.contains(want), "{want}: {err}");
         }
+    }
+
+    #[test]
+    fn a_file_that_would_not_read_back_is_not_written() {
+        // Raw newlines in a multi-line string are written back as `\n`: a file just under the
+        // limit can grow past it, and the next read would refuse it (the user locked out).
+        let mut text = String::from("version = 1\n[state]\nlast_login_from = \"\"\"\n");
+        text.push_str(&"\t\n".repeat(30_000));
+        text.push_str("\"\"\"\n");
+        let file = SecretFile::parse(text.as_bytes()).unwrap();
+        let err = file.to_toml().unwrap_err();
+        assert!(err.0.contains("larger than"), "{err}");
     }
 }
