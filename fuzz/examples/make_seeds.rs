@@ -136,6 +136,15 @@ fn main() {
         );
     }
     write(&root.join("secret_file"), "version_only", b"version = 1\n");
+    // Readable, but larger than the limit once rewritten (newlines come back as `\n`).
+    let mut grows = String::from("version = 1\n[state]\nlast_login_from = \"\"\"\n");
+    grows.push_str(&"\t\n".repeat(30_000));
+    grows.push_str("\"\"\"\n");
+    write(
+        &root.join("secret_file"),
+        "grows_when_rewritten",
+        grows.as_bytes(),
+    );
 
     let phone = &one.devices[0];
     let tablet = &full.devices[1];

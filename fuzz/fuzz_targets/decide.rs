@@ -172,11 +172,13 @@ fuzz_target!(|data: &[u8]| {
         }
         Attempt::Malformed(_) => panic!("malformed input accepted"),
     }
-    let text = next.to_toml().expect("serializes");
-    assert_eq!(
-        &SecretFile::parse(text.as_bytes()).expect("reads back"),
-        next
-    );
+    // What will be written reads back the same (or is refused at the write if too large).
+    if let Ok(text) = next.to_toml() {
+        assert_eq!(
+            &SecretFile::parse(text.as_bytes()).expect("reads back"),
+            next
+        );
+    }
     let again = decide(next, &attempt, &config, case.now, &origin);
     assert!(!again.accepted, "one code accepted twice: {}", again.reason);
 });
