@@ -249,10 +249,7 @@ impl World {
                 !self.host.root.starts_with("/tmp"),
                 "a private /tmp would hide the Host"
             );
-            let script = format!(
-                "mount --bind {}/run /run && mount -t tmpfs -o size=16m tmpfs /tmp && exec \"$@\"",
-                self.host.root.display()
-            );
+            let script = format!("{} && exec \"$@\"", self.host.namespace_setup());
             // The wrappers are preloaded into pamtester only, not into unshare, sh and mount,
             // which would otherwise make pam_wrapper directories in the real /tmp.
             let root = &self.host.root;

@@ -523,7 +523,13 @@ fn hostile_inputs_and_files_are_refused_unchanged_and_explained() {
         let snapshot = snapshot(&h);
         let login = h.login(&user, &input);
         let ok = match case.expect {
-            Expect::Denied => !login.succeeded(),
+            Expect::Denied => {
+                !login.succeeded()
+                    && login
+                        .logs
+                        .iter()
+                        .any(|l| l.contains("pam_twofold[") && l.contains("result=deny"))
+            }
             Expect::Accepted => login.succeeded(),
         };
         if !ok {

@@ -37,7 +37,10 @@ fn module_path() -> PathBuf {
 
 pub struct Host {
     pub root: PathBuf,
+    /// The module's path inside a login's mount namespace (`root/lib`).
     pub so: PathBuf,
+    /// Where cargo built it, bind-mounted on `root/lib` in the namespace.
+    so_dir: PathBuf,
     pub logs: Arc<Mutex<Vec<String>>>,
     _socket: Arc<UnixDatagram>,
     passwd: String,
@@ -99,6 +102,16 @@ impl Login {
             self.text(),
             self.logs
         );
+        // A denial only counts if the module itself decided it: libpam also denies when the
+        // module cannot be loaded, and such a test would pass for the wrong reason.
+        assert!(
+            self.logs
+                .iter()
+                .any(|l| l.contains("pam_twofold[") && l.contains("result=deny")),
+            "denied, but not by pam_twofold: {}\nlogs: {:#?}",
+            self.text(),
+            self.logs
+        );
         self
     }
     pub fn assert_log(&self, needle: &str) -> &Self {
@@ -155,8 +168,13 @@ impl Host {
                 }
             });
         }
-        let so = module_path();
+        // The module as seen inside each login's mount namespace (see `namespace_setup`): the
+        // build directory may itself be under /tmp, which the namespace hides.
+        let built = module_path();
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        let so = root.join("lib").join(built.file_name().unwrap());
         let mut host = Host {
+            so_dir: built.parent().unwrap().to_path_buf(),
             stack: String::new(),
             passwd: "root:x:0:0:root:/root:/bin/sh\n".into(),
             group: "root:x:0:\n".into(),
@@ -274,12 +292,23 @@ impl Host {
         store.read().unwrap().unwrap()
     }
 
+    /// Shell commands that prepare a login's private mount namespace: the module's build
+    /// directory on `root/lib`, our syslog socket's directory on /run, and a private /tmp
+    /// (pam_wrapper keeps its per-process pam.d copy in /tmp/pam.X and races other processes
+    /// cleaning "stale" ones when dozens start at once).
+    pub fn namespace_setup(&self) -> String {
+        format!(
+            "mount --bind '{}' '{}' && mount --bind '{}' /run && mount -t tmpfs -o size=16m tmpfs /tmp",
+            self.so_dir.display(),
+            self.root.join("lib").display(),
+            self.root.join("run").display()
+        )
+    }
+
     pub fn pamtester(&self, user: &str, input: &[u8]) -> Command {
         let script = format!(
-            // A private /tmp: pam_wrapper keeps its per-process pam.d copy in /tmp/pam.X and
-            // races other processes cleaning "stale" ones when dozens start at once.
-            "mount --bind {} /run && mount -t tmpfs -o size=16m tmpfs /tmp && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec pamtester -v twofold \"$1\" authenticate",
-            self.root.join("run").display()
+            "{} && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec pamtester -v twofold \"$1\" authenticate",
+            self.namespace_setup()
         );
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "sh", "-c", &script, "sh", user]);
