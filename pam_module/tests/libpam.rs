@@ -237,30 +237,7 @@ fn concurrent_logins_with_one_code_give_exactly_one_success() {
     let h = host_with_alice();
     let e = h.enroll("alice", ALICE, 0);
     let code = e.code_at(now());
-    let children: Vec<_> = (0..32)
-        .map(|_| {
-            let mut c = h
-                .pamtester("alice", code.as_bytes())
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            let _ = c
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(format!("{code}\n").as_bytes());
-            c
-        })
-        .collect();
-    let successes = children
-        .into_iter()
-        .filter(|_| true)
-        .map(|c| c.wait_with_output().unwrap().status.success())
-        .filter(|s| *s)
-        .count();
+    let successes = h.concurrent_successes("alice", std::iter::repeat_n(code.as_bytes(), 32));
     assert_eq!(successes, 1);
     assert!(h.read_file("alice", ALICE).check().is_ok());
 }

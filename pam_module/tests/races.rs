@@ -3,37 +3,14 @@
 
 mod common;
 use common::*;
-use std::io::Write;
 use std::os::unix::fs::symlink;
-use std::process::Stdio;
 use twofold_core::codes::{generate, grouped, PASS_LEN};
 
 const ALICE: u32 = 4242;
 
 /// Starts `n` logins at once, all typing `input`; returns how many succeeded.
 fn concurrent_successes(h: &Host, n: usize, input: &str) -> usize {
-    let children: Vec<_> = (0..n)
-        .map(|_| {
-            let mut c = h
-                .pamtester("alice", input.as_bytes())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let _ = c
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(format!("{input}\n").as_bytes());
-            c
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .filter(|o| o.status.success())
-        .count()
+    h.concurrent_successes("alice", std::iter::repeat_n(input.as_bytes(), n))
 }
 
 fn alice() -> Host {
@@ -91,30 +68,7 @@ fn admin_changes_during_logins_lose_no_update() {
             std::thread::sleep(std::time::Duration::from_millis(15));
         }
     });
-    let logins: Vec<_> = e
-        .recovery
-        .iter()
-        .map(|code| {
-            let mut c = h
-                .pamtester("alice", code.as_bytes())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let _ = c
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(format!("{code}\n").as_bytes());
-            c
-        })
-        .collect();
-    let ok = logins
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .filter(|o| o.status.success())
-        .count();
+    let ok = h.concurrent_successes("alice", e.recovery.iter().map(|c| c.as_bytes()));
     writer.join().unwrap();
     let f = h.read_file("alice", ALICE);
     assert_eq!(ok, 12, "every distinct recovery code logs in once");

@@ -305,7 +305,8 @@ impl Host {
         )
     }
 
-    pub fn pamtester(&self, user: &str, input: &[u8]) -> Command {
+    /// The pamtester command for one login as `user`, in its own mount namespace.
+    pub fn pamtester(&self, user: &str) -> Command {
         let script = format!(
             "{} && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec pamtester -v twofold \"$1\" authenticate",
             self.namespace_setup()
@@ -313,27 +314,46 @@ impl Host {
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "sh", "-c", &script, "sh", user]);
         self.nss_env(&mut cmd);
-        let _ = input;
         cmd
     }
 
-    /// One login attempt through real libpam; `input` is what the person types.
-    pub fn login(&self, user: &str, input: &[u8]) -> Login {
-        let before = self.logs.lock().unwrap().len();
+    /// Starts a login that types `input`, without waiting for it.
+    pub fn start_login(&self, user: &str, input: &[u8]) -> std::process::Child {
         let mut child = self
-            .pamtester(user, input)
+            .pamtester(user)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            let mut line = input.to_vec();
-            line.push(b'\n');
-            let _ = stdin.write_all(&line);
-        }
+        let mut line = input.to_vec();
+        line.push(b'\n');
+        use std::io::Write;
+        let _ = child.stdin.take().unwrap().write_all(&line);
+        child
+    }
+
+    /// Starts one login per input, all at once; returns how many succeeded.
+    pub fn concurrent_successes<'a>(
+        &self,
+        user: &str,
+        inputs: impl IntoIterator<Item = &'a [u8]>,
+    ) -> usize {
+        let children: Vec<_> = inputs
+            .into_iter()
+            .map(|i| self.start_login(user, i))
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .filter(|o| o.status.success())
+            .count()
+    }
+
+    /// One login attempt through real libpam; `input` is what the person types.
+    pub fn login(&self, user: &str, input: &[u8]) -> Login {
+        let before = self.logs.lock().unwrap().len();
+        let child = self.start_login(user, input);
         let output = child.wait_with_output().unwrap();
         // The module logs every decision: wait for the line (a loaded machine may take a
         // while to schedule the reader), then a moment for any further line.
