@@ -3,7 +3,7 @@
 # machine: nothing installed by hand may be assumed.
 set -euo pipefail
 need=(libpam0g-dev pamtester libpam-wrapper libnss-wrapper oathtool debootstrap lintian rpm
-      zbar-tools tmux util-linux valgrind)
+      zbar-tools tmux util-linux valgrind strace)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
