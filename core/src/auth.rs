@@ -273,7 +273,7 @@ pub mod scripted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::{Algorithm, Device, SecretKey};
+    use crate::secret::{Device, SecretKey};
 
     /// Answers the prompt with `answer`, after writing `change` to the file as another login
     /// would while this one waits at the prompt (when `change` is set).
@@ -306,16 +306,11 @@ mod tests {
         let config = Config::parse(&format!("secret_path = \"{dir}/{{user}}.toml\"")).unwrap();
         let loc = Location::for_account(&config, &Account::lookup("root").unwrap()).unwrap();
         let mut file = SecretFile::new();
-        file.devices.push(Device {
-            name: "phone".into(),
-            secret: SecretKey::from_bytes(b"12345678901234567890"),
-            algorithm: Algorithm::SHA1,
-            digits: 6,
-            period: 30,
-            created: 0,
-            last_step: 0,
-            window: None,
-        });
+        file.devices.push(Device::new(
+            "phone",
+            SecretKey::from_bytes(b"12345678901234567890"),
+            0,
+        ));
         let store = SecretStore::open_or_create(&loc).unwrap();
         let lock = store.lock().unwrap();
         store.write(&lock, &file).unwrap();

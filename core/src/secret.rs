@@ -174,6 +174,22 @@ impl std::fmt::Display for FormatError {
     }
 }
 
+impl Device {
+    /// A device with the parameters every authenticator app assumes (SHA1, 6 digits, 30 s).
+    pub fn new(name: &str, secret: SecretKey, created: UnixTime) -> Device {
+        Device {
+            name: name.to_string(),
+            secret,
+            algorithm: Algorithm::SHA1,
+            digits: 6,
+            period: 30,
+            created,
+            last_step: 0,
+            window: None,
+        }
+    }
+}
+
 pub fn valid_device_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
@@ -452,16 +468,11 @@ mod tests {
 
     pub(crate) fn sample() -> SecretFile {
         let mut f = SecretFile::new();
-        f.devices.push(Device {
-            name: "phone".into(),
-            secret: SecretKey::from_bytes(b"12345678901234567890"),
-            algorithm: Algorithm::SHA1,
-            digits: 6,
-            period: 30,
-            created: 1,
-            last_step: 0,
-            window: None,
-        });
+        f.devices.push(Device::new(
+            "phone",
+            SecretKey::from_bytes(b"12345678901234567890"),
+            1,
+        ));
         f
     }
 

@@ -324,7 +324,7 @@ fn decide_pass(
 mod tests {
     use super::*;
     use crate::codes::{classify, generate, grouped, RECOVERY_LEN};
-    use crate::secret::{Algorithm, SecretKey};
+    use crate::secret::SecretKey;
 
     const NOW: UnixTime = 1_800_000_000;
     const ORIGIN: Origin = Origin {
@@ -334,16 +334,11 @@ mod tests {
 
     fn file() -> SecretFile {
         let mut f = SecretFile::new();
-        f.devices.push(Device {
-            name: "phone".into(),
-            secret: SecretKey::from_bytes(b"12345678901234567890"),
-            algorithm: Algorithm::SHA1,
-            digits: 6,
-            period: 30,
-            created: 0,
-            last_step: 0,
-            window: None,
-        });
+        f.devices.push(Device::new(
+            "phone",
+            SecretKey::from_bytes(b"12345678901234567890"),
+            0,
+        ));
         f
     }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use twofold_core::account::Account;
 use twofold_core::codes::{self, Attempt};
-use twofold_core::secret::{valid_device_name, Algorithm, Device, SecretKey, MAX_DEVICES};
+use twofold_core::secret::{valid_device_name, Device, SecretKey, MAX_DEVICES};
 use twofold_core::store::{ErrorKind, StoreError};
 use twofold_core::totp::{self, Match};
 use twofold_core::SecretFile;
@@ -210,16 +210,11 @@ pub fn refuse_to_replace(
 pub fn new_device(name: &str, now: u64) -> Result<Device> {
     let mut bytes = Zeroizing::new([0u8; SECRET_BYTES]);
     getrandom::fill(bytes.as_mut())?;
-    Ok(Device {
-        name: name.to_string(),
-        secret: SecretKey::from_bytes(bytes.as_ref()),
-        algorithm: Algorithm::SHA1,
-        digits: 6,
-        period: 30,
-        created: now,
-        last_step: 0,
-        window: None,
-    })
+    Ok(Device::new(
+        name,
+        SecretKey::from_bytes(bytes.as_ref()),
+        now,
+    ))
 }
 
 /// Recovery codes as printed for people, indented, then the advice.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use twofold_core::account::Account;
-use twofold_core::secret::{Algorithm, Device, SecretKey, MAX_RECOVERY_CODES};
+use twofold_core::secret::{Device, SecretKey, MAX_RECOVERY_CODES};
 use twofold_core::SecretFile;
 use zeroize::Zeroizing;
 
@@ -297,14 +297,10 @@ pub fn google_authenticator(
 
     let mut fresh = SecretFile::new();
     fresh.devices.push(Device {
-        name: device_name.to_string(),
-        secret: ga.secret.clone(),
-        algorithm: Algorithm::SHA1,
-        digits: 6,
         period: ga.period,
-        created: inv.now,
         last_step: ga.last_step,
         window: ga.window,
+        ..Device::new(device_name, ga.secret.clone(), inv.now)
     });
     fresh
         .set_legacy_scratch_codes(&ga.scratch, inv.now)

@@ -59,16 +59,7 @@ mod tests {
     use twofold_core::secret::SecretKey;
 
     fn device() -> Device {
-        Device {
-            name: "phone".into(),
-            secret: SecretKey::from_bytes(b"12345678901234567890"),
-            algorithm: Algorithm::SHA1,
-            digits: 6,
-            period: 30,
-            created: 0,
-            last_step: 0,
-            window: None,
-        }
+        Device::new("phone", SecretKey::from_bytes(b"12345678901234567890"), 0)
     }
 
     #[test]

@@ -280,16 +280,11 @@ pub fn now() -> u64 {
 
 /// A device with this secret, for computing codes in tests.
 pub fn device_with(secret: &str) -> Device {
-    Device {
-        name: "t".into(),
-        secret: twofold_core::secret::SecretKey::from_base32(secret).unwrap(),
-        algorithm: twofold_core::secret::Algorithm::SHA1,
-        digits: 6,
-        period: 30,
-        created: 0,
-        last_step: 0,
-        window: None,
-    }
+    Device::new(
+        "t",
+        twofold_core::secret::SecretKey::from_base32(secret).unwrap(),
+        0,
+    )
 }
 
 /// `secret=XXXX` from an otpauth URI.

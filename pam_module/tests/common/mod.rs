@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use twofold_core::account::Account;
 use twofold_core::codes::{generate, grouped, RECOVERY_LEN};
-use twofold_core::secret::{Algorithm, Device, SecretFile, SecretKey};
+use twofold_core::secret::{Device, SecretFile, SecretKey};
 use twofold_core::store::{Location, Owner, SecretStore};
 use zeroize::Zeroizing;
 
@@ -65,16 +65,7 @@ impl Enrolled {
 }
 
 pub fn device(name: &str, secret: &[u8]) -> Device {
-    Device {
-        name: name.into(),
-        secret: SecretKey::from_bytes(secret),
-        algorithm: Algorithm::SHA1,
-        digits: 6,
-        period: 30,
-        created: 0,
-        last_step: 0,
-        window: None,
-    }
+    Device::new(name, SecretKey::from_bytes(secret), 0)
 }
 
 pub struct Login {
