@@ -21,10 +21,16 @@ step "Docker images for the end-to-end suite"
 scripts/e2e-image.sh
 
 step "tests: unit, libpam (pam_wrapper), CLI, Docker end-to-end"
-cargo nextest run --workspace --no-fail-fast
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$summary"
 
 if [ -x scripts/fuzz.sh ]; then
   step "fuzzing, bounded"
   scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 fi
 step "done"
+# The test count, last, in the plain form CI reads: "N passed, N failed".
+awk '/tests run:/ { p = 0; f = 0
+    for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p = $(i-1); if ($i ~ /^failed/) f = $(i-1) }
+    line = "tests: " p " passed, " f " failed" } END { if (line) print line }' "$summary"
