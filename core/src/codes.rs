@@ -128,13 +128,19 @@ pub fn generate(len: usize) -> Result<Zeroizing<String>, getrandom::Error> {
 /// `ABCDEFGH...` as `ABCD-EFGH-...`, the form printed for people.
 pub fn grouped(canon: &str) -> String {
     let mut out = String::with_capacity(canon.len() + canon.len() / 4);
-    for (i, c) in canon.chars().enumerate() {
+    push_grouped(&mut out, canon, '-');
+    out
+}
+
+/// Appends `text` to `out` in groups of four characters separated by `sep`. The caller owns
+/// `out`, so a secret can be grouped straight into a buffer that is wiped on drop.
+pub fn push_grouped(out: &mut String, text: &str, sep: char) {
+    for (i, c) in text.chars().enumerate() {
         if i > 0 && i % 4 == 0 {
-            out.push('-');
+            out.push(sep);
         }
         out.push(c);
     }
-    out
 }
 
 #[cfg(test)]

@@ -428,14 +428,33 @@ impl RecoveryCodes {
         code: &str,
         pre: Option<&kdf::Precomputed>,
     ) -> Result<Option<usize>, String> {
-        let stored = self
-            .hashes
-            .iter()
-            .map(|h| decode_hash(h))
-            .collect::<Result<Vec<_>, _>>()?;
-        let h = kdf::hash_or_reuse(self.kdf, purpose, &self.salt, code, pre)?;
-        Ok(kdf::find(&h, &stored))
+        match_hashes(self.kdf, purpose, &self.salt, &self.hashes, code, pre)
     }
+}
+
+impl AccessPass {
+    /// Whether `code` is this pass: one argon2id evaluation, or none with a matching `pre`.
+    pub fn matches(&self, code: &str, pre: Option<&kdf::Precomputed>) -> Result<bool, String> {
+        let one = std::slice::from_ref(&self.hash);
+        Ok(match_hashes(self.kdf, kdf::Purpose::Pass, &self.salt, one, code, pre)?.is_some())
+    }
+}
+
+/// Index of the stored hash (base64) equal to `code`'s hash under `salt`.
+fn match_hashes(
+    params: KdfParams,
+    purpose: kdf::Purpose,
+    salt: &str,
+    hashes: &[String],
+    code: &str,
+    pre: Option<&kdf::Precomputed>,
+) -> Result<Option<usize>, String> {
+    let stored = hashes
+        .iter()
+        .map(|h| decode_hash(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let h = kdf::hash_or_reuse(params, purpose, salt, code, pre)?;
+    Ok(kdf::find(&h, &stored))
 }
 
 impl Default for SecretFile {

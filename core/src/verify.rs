@@ -3,8 +3,8 @@
 
 use crate::codes::Attempt;
 use crate::config::Config;
-use crate::kdf::{self, Precomputed, Purpose};
-use crate::secret::{decode_hash, Device, SecretFile};
+use crate::kdf::{Precomputed, Purpose};
+use crate::secret::{Device, SecretFile};
 use crate::totp::{self, Match};
 use crate::UnixTime;
 
@@ -289,15 +289,10 @@ fn decide_pass(
     let Some(pass) = file.pass.as_ref() else {
         return Decision::deny("pass", "no temporary access pass is issued");
     };
-    let Ok(stored) = decode_hash(&pass.hash) else {
-        return Decision::deny("pass", "temporary access pass hash is unreadable");
-    };
-    let h = match kdf::hash_or_reuse(pass.kdf, Purpose::Pass, &pass.salt, code, pre) {
-        Ok(h) => h,
-        Err(e) => return Decision::deny("pass", e),
-    };
-    if kdf::find(&h, &[stored]).is_none() {
-        return Decision::deny("pass", "temporary access pass does not match");
+    match pass.matches(code, pre) {
+        Ok(true) => {}
+        Ok(false) => return Decision::deny("pass", "temporary access pass does not match"),
+        Err(e) => return Decision::deny("pass", format!("temporary access pass unreadable: {e}")),
     }
     if now >= pass.expires {
         return Decision::deny(

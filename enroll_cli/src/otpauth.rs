@@ -44,12 +44,7 @@ pub fn encode(text: &str) -> String {
 /// The key as people type it: groups of four, `JBSW Y3DP EHPK 3PXP`.
 pub fn key_for_typing(base32: &str) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::with_capacity(base32.len() * 5 / 4));
-    for (i, c) in base32.chars().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push(' ');
-        }
-        out.push(c);
-    }
+    twofold_core::codes::push_grouped(&mut out, base32, ' ');
     out
 }
 
