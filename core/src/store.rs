@@ -313,6 +313,31 @@ impl SecretStore {
         }
     }
 
+    /// Opens the secret file itself (never through a symlink). `Ok(None)` if it is absent.
+    fn open_file(&self, path: &str, flags: OFlag) -> Result<Option<OwnedFd>, StoreError> {
+        match openat(&self.dir, self.loc.file.as_str(), flags, Mode::empty()) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(Errno::ELOOP) => Err(StoreError::new(
+                path,
+                "is a symlink",
+                "replace it with the real file; twofold never follows symlinks",
+            )),
+            Err(Errno::EACCES) => {
+                // Say why, if the reason is a wrong owner (the usual case).
+                if let Ok(st) = fstatat(
+                    &self.dir,
+                    self.loc.file.as_str(),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                ) {
+                    check_file(&st, path, self.loc.owner)?;
+                }
+                Err(StoreError::io(path, "open", Errno::EACCES))
+            }
+            Err(e) => Err(StoreError::io(path, "open", e)),
+        }
+    }
+
     /// The secret file's bytes, with every check of `read` but the parse. `Ok(None)` if it
     /// does not exist. For callers that read twice and reuse a parse when nothing changed.
     pub fn read_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
@@ -322,30 +347,22 @@ impl SecretStore {
             | OFlag::O_NONBLOCK
             | OFlag::O_CLOEXEC
             | OFlag::O_NOCTTY;
-        let fd = match openat(&self.dir, self.loc.file.as_str(), flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(Errno::ELOOP) => {
-                return Err(StoreError::new(
-                    &path,
-                    "is a symlink",
-                    "replace it with the real file; twofold never follows symlinks",
-                ))
+        // A read without the lock can open the file just before another process's atomic
+        // replace: that inode then has no links left. It is a stale version, not a hard-link
+        // trick: open the new one instead (a few times at most; a writer holding the lock
+        // finishes quickly).
+        let mut attempts = 0;
+        let (fd, st) = loop {
+            attempts += 1;
+            let fd = match self.open_file(&path, flags)? {
+                Some(fd) => fd,
+                None => return Ok(None),
+            };
+            let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", e))?;
+            if st.st_nlink != 0 || attempts == 8 {
+                break (fd, st);
             }
-            Err(Errno::EACCES) => {
-                // Say why, if the reason is a wrong owner (the usual case).
-                if let Ok(st) = fstatat(
-                    &self.dir,
-                    self.loc.file.as_str(),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                ) {
-                    check_file(&st, &path, self.loc.owner)?;
-                }
-                return Err(StoreError::io(&path, "open", Errno::EACCES));
-            }
-            Err(e) => return Err(StoreError::io(&path, "open", e)),
         };
-        let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", e))?;
         check_file(&st, &path, self.loc.owner)?;
         let mut buf = Zeroizing::new(Vec::with_capacity(4096));
         let mut file = std::fs::File::from(fd);

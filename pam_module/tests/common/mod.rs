@@ -337,7 +337,13 @@ impl Host {
         children
             .into_iter()
             .map(|c| c.wait_with_output().unwrap())
-            .filter(|o| o.status.success())
+            .filter(|o| {
+                if !o.status.success() {
+                    // Shown only when the test fails: why a login was refused.
+                    eprintln!("refused: {}", String::from_utf8_lossy(&o.stderr).trim());
+                }
+                o.status.success()
+            })
             .count()
     }
 
