@@ -120,7 +120,8 @@ build_test_image() {
     docker tag "$tag" "$TEST_REPO:latest"
     # Images of earlier packages: a few MB each, and nothing runs them but a test still
     # running (docker then refuses to remove it, which is fine).
-    docker images "$TEST_REPO" --format '{{.Tag}}' | grep -vx -e latest -e "$hash" |
+    # (grep exits 1 when there is none, which under pipefail must not fail the script.)
+    docker images "$TEST_REPO" --format '{{.Tag}}' | { grep -vx -e latest -e "$hash" || true; } |
         while read -r old; do docker rmi "$TEST_REPO:$old" >/dev/null 2>&1 || true; done
     rm -rf "$ctx"
     printf '%s\n' "$tag"
