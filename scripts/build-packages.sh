@@ -65,6 +65,15 @@ fi
 for f in twofold libpam_twofold.so; do
     [ -f "$release/$f" ] || die "$release/$f is missing; run without --no-build"
 done
+# What ships is a release build: no test-only hook (debug_panic exists in debug builds
+# only), and libgcc's unwinder linked in (pam_module/build.rs), so the module does not load
+# libgcc_s into sshd and sudo.
+if grep -q debug_panic "$release/libpam_twofold.so"; then
+    die "$release/libpam_twofold.so contains the debug-only debug_panic hook"
+fi
+if command -v readelf >/dev/null && readelf -d "$release/libpam_twofold.so" | grep -q 'NEEDED.*libgcc_s'; then
+    die "$release/libpam_twofold.so needs libgcc_s (pam_module/build.rs did not link libgcc_eh)"
+fi
 
 # --- staging helpers ---------------------------------------------------------------------
 # put SRC DEST: copy SRC to DEST unless DEST already has that content.

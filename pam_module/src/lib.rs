@@ -90,6 +90,14 @@ fn item_text(value: Option<&CStr>) -> Option<String> {
 }
 
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
+    // Test builds only: a way to prove that a panic inside the module, as linked (with the
+    // static unwinder of build.rs), is caught and answered. Release builds have no such
+    // argument (it is an unknown argument there, which fails closed).
+    #[cfg(debug_assertions)]
+    #[allow(clippy::panic)]
+    if args.iter().any(|a| a.to_bytes() == b"debug_panic") {
+        panic!("debug_panic: a test asked the module to panic");
+    }
     let service = item_text(pamh.get_item::<Service>().ok().flatten().map(|s| s.0))
         .unwrap_or_else(|| "?".into());
     let rhost = item_text(pamh.get_item::<RHost>().ok().flatten().map(|s| s.0));

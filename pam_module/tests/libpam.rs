@@ -157,6 +157,53 @@ fn unknown_module_argument_fails_closed() {
         .assert_log("unknown module argument");
 }
 
+/// A panic inside the module, as built and linked (libgcc's unwinder linked in statically by
+/// build.rs), is caught at the C boundary: the login is denied with PAM_AUTH_ERR and logged,
+/// and pamtester (standing in for sshd or sudo) exits normally instead of being killed.
+#[test]
+fn panic_in_the_module_is_caught_and_denies() {
+    let mut h = host_with_alice();
+    let e = h.enroll("alice", ALICE, 0);
+    let normal = h.stack.clone();
+    h.stack(&normal.replacen(" config=", " debug_panic config=", 1));
+    let login = h.login("alice", e.code_at(now()).as_bytes());
+    login
+        .assert_denied()
+        .assert_log("internal error (panic caught)");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        login.output.status.signal(),
+        None,
+        "the process died: {}",
+        login.text()
+    );
+    assert!(
+        login
+            .text()
+            .contains("debug_panic: a test asked the module to panic"),
+        "{}",
+        login.text()
+    );
+    // The module went on working in the next login (nothing left half-done by the panic).
+    h.stack(&normal);
+    h.login("alice", e.code_at(now()).as_bytes())
+        .assert_success();
+}
+
+/// The module does not drag libgcc_s into sshd or sudo (build.rs links the unwinder in):
+/// one shared library fewer to load at every login.
+#[test]
+fn module_does_not_need_libgcc_s() {
+    let out = std::process::Command::new("readelf")
+        .args(["-d", &module_file().display().to_string()])
+        .output()
+        .expect("readelf (binutils) is installed");
+    assert!(out.status.success());
+    let dynamic = String::from_utf8_lossy(&out.stdout);
+    assert!(dynamic.contains("(NEEDED)"), "{dynamic}");
+    assert!(!dynamic.contains("libgcc_s"), "{dynamic}");
+}
+
 fn refused_and_unchanged(h: &Host, e: &Enrolled, needle: &str) {
     let path = h.secret_path("alice");
     let before = std::fs::symlink_metadata(&path)

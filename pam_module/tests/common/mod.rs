@@ -28,6 +28,10 @@ pub fn now() -> u64 {
 
 /// The cdylib cargo built next to this test binary (in `deps/`: the copy one level up is
 /// only refreshed by a plain `cargo build`).
+pub fn module_file() -> PathBuf {
+    module_path()
+}
+
 fn module_path() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let so = exe.parent().unwrap().join("libpam_twofold.so");
