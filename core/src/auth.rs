@@ -6,7 +6,7 @@ use crate::account::{Account, AccountError};
 use crate::codes::{classify, Attempt};
 use crate::config::Config;
 use crate::secret::SecretFile;
-use crate::store::{ErrorKind, Location, SecretStore};
+use crate::store::{DetachedStore, ErrorKind, Location, SecretStore};
 use crate::verify::{decide_with, precompute, Origin};
 use crate::UnixTime;
 use zeroize::Zeroizing;
@@ -67,8 +67,9 @@ impl Outcome {
 }
 
 enum Enrollment {
-    /// The file as read before the prompt: its bytes, and the file they parse to.
-    Enrolled(Zeroizing<Vec<u8>>, Box<SecretFile>),
+    /// The file as read before the prompt: its bytes, the file they parse to, and its
+    /// directory, still open (without the user's file identity) for the locked read.
+    Enrolled(Zeroizing<Vec<u8>>, Box<SecretFile>, DetachedStore),
     NotEnrolled,
     Broken(String),
 }
@@ -78,7 +79,7 @@ fn peek(loc: &Location) -> Enrollment {
         Ok(None) => Enrollment::NotEnrolled,
         Ok(Some(store)) => match store.read_bytes() {
             Ok(Some(bytes)) => match store.parse(&bytes) {
-                Ok(file) => Enrollment::Enrolled(bytes, Box::new(file)),
+                Ok(file) => Enrollment::Enrolled(bytes, Box::new(file), store.detach()),
                 Err(e) => Enrollment::Broken(e.to_string()),
             },
             Ok(None) => Enrollment::NotEnrolled,
@@ -125,8 +126,8 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
         Ok(l) => l,
         Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
     };
-    let (peeked_bytes, peeked) = match peek(&loc) {
-        Enrollment::Enrolled(bytes, file) => (bytes, file),
+    let (peeked_bytes, peeked, dir) = match peek(&loc) {
+        Enrollment::Enrolled(bytes, file, dir) => (bytes, file, dir),
         Enrollment::NotEnrolled if config.unenrolled_may_pass(req.now) => {
             let why = match config.unenrolled_allow_until {
                 Some(t) if req.now < t => format!("grace period until {}", crate::time::rfc3339(t)),
@@ -166,15 +167,10 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
     let pre = precompute(&peeked, &attempt, req.now);
 
     // From here to the write, the user's lock is held: two logins cannot both use one code.
-    let store = match SecretStore::open(&loc) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return Outcome::deny(
-                method,
-                "secret directory disappeared during the login",
-                Level::Warning,
-            )
-        }
+    // The directory is the one checked before the prompt (still open), checked again; the
+    // user's file identity is taken again for it.
+    let store = match dir.attach() {
+        Ok(s) => s,
         Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
     };
     let lock = match store.lock() {
@@ -346,6 +342,100 @@ mod tests {
             .unwrap();
         assert_eq!(stored.devices[0].last_step, NOW / 30);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Answers the prompt after doing something to the files, as the user or an admin might
+    /// while the login waits for the person.
+    struct DuringPrompt {
+        answer: Vec<u8>,
+        action: Option<Box<dyn FnOnce()>>,
+    }
+
+    impl Conversation for DuringPrompt {
+        fn prompt_hidden(&mut self, _prompt: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+            if let Some(action) = self.action.take() {
+                action();
+            }
+            Ok(Zeroizing::new(self.answer.clone()))
+        }
+        fn info(&mut self, _text: &str) {}
+    }
+
+    #[test]
+    fn a_directory_made_writable_by_others_during_the_prompt_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let Some((config, loc, file, dir)) = setup("chmod") else {
+            return;
+        };
+        let before = std::fs::read(loc.path()).unwrap();
+        let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
+        let d = dir.clone();
+        let mut conv = DuringPrompt {
+            answer: code.as_bytes().to_vec(),
+            action: Some(Box::new(move || {
+                std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap()
+            })),
+        };
+        let out = authenticate(&config, &REQ, &mut conv);
+        assert_eq!(out.answer, Answer::Deny);
+        assert!(
+            out.reason.contains("writable by group or others"),
+            "{}",
+            out.reason
+        );
+        assert_eq!(std::fs::read(loc.path()).unwrap(), before, "file changed");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_removed_during_the_prompt_denies_and_is_not_recreated() {
+        let Some((config, loc, file, dir)) = setup("reset") else {
+            return;
+        };
+        let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
+        let path = loc.path();
+        let mut conv = DuringPrompt {
+            answer: code.as_bytes().to_vec(),
+            action: Some(Box::new(move || std::fs::remove_file(&path).unwrap())),
+        };
+        let out = authenticate(&config, &REQ, &mut conv);
+        assert_eq!(out.answer, Answer::Deny);
+        assert!(out.reason.contains("disappeared"), "{}", out.reason);
+        assert!(!std::path::Path::new(&loc.path()).exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_moved_away_during_the_prompt_is_followed_not_the_new_one() {
+        // The descriptor checked before the prompt is used after it: a directory put in
+        // place of the old one meanwhile (by whoever may rename there) is not read or written.
+        let Some((config, loc, file, dir)) = setup("moved") else {
+            return;
+        };
+        let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
+        let moved = format!("{dir}.moved");
+        let _ = std::fs::remove_dir_all(&moved);
+        let (d, m) = (dir.clone(), moved.clone());
+        let mut conv = DuringPrompt {
+            answer: code.as_bytes().to_vec(),
+            action: Some(Box::new(move || {
+                std::fs::rename(&d, &m).unwrap();
+                std::fs::create_dir(&d).unwrap();
+            })),
+        };
+        let out = authenticate(&config, &REQ, &mut conv);
+        assert_eq!(out.answer, Answer::Success, "{}", out.reason);
+        assert!(
+            !std::path::Path::new(&loc.path()).exists(),
+            "wrote into the new directory"
+        );
+        let kept = std::fs::read_to_string(format!("{moved}/{}", loc.file)).unwrap();
+        assert!(
+            kept.contains(&format!("last_step = {}", NOW / 30)),
+            "{kept}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::remove_dir_all(moved).unwrap();
     }
 
     #[test]

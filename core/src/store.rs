@@ -305,6 +305,44 @@ impl SecretStore {
         &self.loc
     }
 
+    /// Gives up the owner's file identity but keeps the checked directory open, for a caller
+    /// that must not run foreign code (the PAM conversation) with another fsuid and wants to
+    /// come back to the same directory afterwards without walking the path again.
+    pub fn detach(self) -> DetachedStore {
+        let SecretStore {
+            loc,
+            dir,
+            _identity,
+        } = self;
+        drop(_identity);
+        DetachedStore { loc, dir }
+    }
+}
+
+/// A secret directory opened and checked earlier, held without the owner's file identity
+/// (see `SecretStore::detach`).
+pub struct DetachedStore {
+    loc: Location,
+    dir: OwnedFd,
+}
+
+impl DetachedStore {
+    /// Takes the owner's file identity again and re-checks the directory on its descriptor:
+    /// its owner or mode may have changed since it was opened. The path above it is not walked
+    /// again: the descriptor is the directory that was checked, wherever it is now, and only
+    /// its own owner and mode decide who else could change the files in it.
+    pub fn attach(self) -> Result<SecretStore, StoreError> {
+        let identity = FsIdentity::assume(self.loc.owner, &self.loc.path())?;
+        check_dir(&self.dir, &self.loc.dir, self.loc.owner, true)?;
+        Ok(SecretStore {
+            loc: self.loc,
+            dir: self.dir,
+            _identity: identity,
+        })
+    }
+}
+
+impl SecretStore {
     /// Reads and checks the secret file. `Ok(None)` if it does not exist.
     pub fn read(&self) -> Result<Option<SecretFile>, StoreError> {
         match self.read_bytes()? {
@@ -364,7 +402,12 @@ impl SecretStore {
             }
         };
         check_file(&st, &path, self.loc.owner)?;
-        let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+        // Sized by the file (plus the byte that tells the end): the buffer is wiped whole on
+        // drop, spare capacity included, so a fixed 4 KiB cost a login two 4 KiB wipes.
+        let expected = usize::try_from(st.st_size)
+            .unwrap_or(MAX_FILE_BYTES)
+            .min(MAX_FILE_BYTES);
+        let mut buf = Zeroizing::new(Vec::with_capacity(expected + 1));
         let mut file = std::fs::File::from(fd);
         (&mut file)
             .take(MAX_FILE_BYTES as u64 + 1)
