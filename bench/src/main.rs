@@ -653,15 +653,18 @@ fn totp(b: &Bench) {
         let (_, _, oa_i, _, _) = own(Module::Oath);
         for m in PEERS {
             let (w, ow, oi, oc, of) = own(m);
+            // With --callgrind 0 nothing was counted: say so rather than print 0 and NaN.
+            let (ir, ir_ga, ir_oath) = if k == 0 {
+                ("not measured".to_string(), String::new(), String::new())
+            } else {
+                (fmt_ir(oi), format!("{:.3}", oi as f64 / ga_i as f64), format!("{:.3}", oi as f64 / oa_i as f64))
+            };
             let _ = writeln!(
                 t,
-                "| {} code | {} | {w:.2} | {ow:.2} | {:.2} | {oc:.2} | {of:.0} | {} | {:.3} | {:.3} |",
+                "| {} code | {} | {w:.2} | {ow:.2} | {:.2} | {oc:.2} | {of:.0} | {ir} | {ir_ga} | {ir_oath} |",
                 if right { "right" } else { "wrong" },
                 m.label(),
                 ow / ga_w,
-                fmt_ir(oi),
-                oi as f64 / ga_i as f64,
-                oi as f64 / oa_i as f64
             );
         }
     }
@@ -673,7 +676,7 @@ fn totp(b: &Bench) {
         tw - bw,
         median(&throttled.cpu) - bc,
         median(&throttled.faults) - bf,
-        fmt_ir(ti)
+        if k == 0 { "not measured".to_string() } else { fmt_ir(ti) }
     );
     let _ = writeln!(
         t,
