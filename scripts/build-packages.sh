@@ -74,13 +74,14 @@ if [ "$build" = 1 ]; then
     log "cargo build --release --workspace"
     cargo build --release --workspace --quiet
 fi
-for f in "$release/twofold" "$release/libpam_twofold.so" $(want rpm && echo "$rpm_module"); do
-    [ -f "$f" ] || die "$f is missing; run without --no-build"
-done
+modules=("$release/libpam_twofold.so")
+want rpm && modules+=("$rpm_module")
+[ -f "$release/twofold" ] || die "$release/twofold is missing; run without --no-build"
 # What ships is a release build: no test-only hook (debug_panic exists in debug builds
 # only). The .deb's module has libgcc's unwinder linked in (pam_module/build.rs), so it does
 # not load libgcc_s into sshd and sudo; the .rpm's binaries need no glibc newer than RHEL 9's.
-for f in "$release/libpam_twofold.so" $(want rpm && echo "$rpm_module"); do
+for f in "${modules[@]}"; do
+    [ -f "$f" ] || die "$f is missing; run without --no-build"
     if grep -q debug_panic "$f"; then
         die "$f contains the debug-only debug_panic hook"
     fi
@@ -185,7 +186,6 @@ record_inputs() { # package, inputs...
     echo "$(inputs_hash "$@") $(file_hash "$pkg")" >"$pkg.inputs"
 }
 inputs=(enroll_cli/Cargo.toml packaging "$release/twofold" "$release/libpam_twofold.so")
-want rpm && inputs+=("$rpm_module")
 
 outputs=()
 if want deb; then
