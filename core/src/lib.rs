@@ -13,6 +13,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod canonical;
 pub mod codes;
 pub mod config;
 pub mod kdf;

@@ -65,6 +65,10 @@ impl SecretKey {
         key.bytes()?;
         Ok(key)
     }
+    /// Takes the text of a key as read from a file; checked later with the file.
+    pub(crate) fn from_canonical(mut text: Zeroizing<String>) -> SecretKey {
+        SecretKey(std::mem::take(&mut *text))
+    }
     pub fn base32(&self) -> &str {
         &self.0
     }
@@ -220,6 +224,14 @@ impl SecretFile {
             return Err(e(format!("file is larger than {MAX_FILE_BYTES} bytes")));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| e("file is not UTF-8 text".into()))?;
+        // The file as twofold writes it is read by a reader for exactly that shape
+        // (`canonical.rs`); anything else, and any other version, goes to the toml crate.
+        if let Some(file) = crate::canonical::read(text) {
+            if file.version == VERSION {
+                file.check()?;
+                return Ok(file);
+            }
+        }
         // One parse in the usual case (a TOML parse is most of a login's work). A file that
         // does not parse, or has another version, is looked at again for its version alone,
         // so a newer format gets a message about the version rather than about a field.
@@ -322,9 +334,7 @@ impl SecretFile {
     /// The file's text. Contains secrets: wiped when dropped.
     pub fn to_toml(&self) -> Result<Zeroizing<String>, FormatError> {
         self.check()?;
-        let text = toml::to_string(self)
-            .map(Zeroizing::new)
-            .map_err(|err| FormatError(format!("cannot serialize: {err}")))?;
+        let text = crate::canonical::write(self);
         // What `parse` would refuse is never written: the old file stays readable.
         if text.len() > MAX_FILE_BYTES {
             return Err(FormatError(format!(

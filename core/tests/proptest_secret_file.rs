@@ -31,6 +31,13 @@ proptest! {
                 _ => bytes.truncate(i),
             }
         }
+        // The reader of the canonical shape accepts a damaged file only as the toml crate
+        // reads it.
+        if let Some(fast) = std::str::from_utf8(&bytes).ok().and_then(twofold_core::canonical::read) {
+            let by_toml: SecretFile = toml::from_str(std::str::from_utf8(&bytes).unwrap())
+                .map_err(|e| TestCaseError::fail(format!("canonical reader accepted what toml refuses: {e}")))?;
+            prop_assert_eq!(fast, by_toml);
+        }
         if let Ok(parsed) = SecretFile::parse(&bytes) {
             // Whatever is accepted is a file the module could write back.
             prop_assert!(parsed.check().is_ok());
@@ -43,6 +50,9 @@ proptest! {
     fn every_valid_file_round_trips(file in valid_file()) {
         prop_assert!(file.check().is_ok());
         let text = file.to_toml().unwrap();
+        // Written in the canonical shape, which the toml crate reads as the same file.
+        prop_assert_eq!(twofold_core::canonical::read(&text), Some(file.clone()));
+        prop_assert_eq!(toml::from_str::<SecretFile>(&text).unwrap(), file.clone());
         prop_assert_eq!(SecretFile::parse(text.as_bytes()).unwrap(), file);
     }
 

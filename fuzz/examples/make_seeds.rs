@@ -134,6 +134,13 @@ fn main() {
             name,
             f.to_toml().unwrap().as_bytes(),
         );
+        // As twofold 0.1 wrote it (the toml crate's layout), which the canonical reader
+        // declines and the toml crate reads.
+        write(
+            &root.join("secret_file"),
+            &format!("toml_crate_{name}"),
+            toml::to_string(f).unwrap().as_bytes(),
+        );
     }
     write(&root.join("secret_file"), "version_only", b"version = 1\n");
     // Readable, but larger than the limit once rewritten (newlines come back as `\n`).
