@@ -177,13 +177,17 @@ type Lines = Vec<(&'static str, Val)>;
 /// The file `text` holds, if it is in the canonical shape; `None` for anything else (the
 /// caller then parses it with the `toml` crate). Does not run `SecretFile::check`.
 pub fn read(text: &str) -> Option<SecretFile> {
-    let mut root: Lines = Vec::new();
+    let mut root: Lines = Vec::with_capacity(1);
     let mut devices: Vec<Lines> = Vec::new();
     // Recovery, its kdf, scratch, its kdf, pass, its kdf, state: each at most once.
     let mut single: [Option<Lines>; 7] = Default::default();
     let mut current = Table::Root;
-    let body = text.strip_suffix('\n')?;
-    for line in body.split('\n') {
+    let mut rest = text;
+    while !rest.is_empty() {
+        // Every line ends with a newline, the last one too.
+        let end = rest.bytes().position(|b| b == b'\n')?;
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
         if line.is_empty() {
             continue;
         }
@@ -200,13 +204,13 @@ pub fn read(text: &str) -> Option<SecretFile> {
                 _ => return None,
             };
             if current == Table::Device {
-                devices.push(Vec::new());
+                devices.push(Vec::with_capacity(8));
             } else {
                 let slot = &mut single[slot(current)];
                 if slot.is_some() {
                     return None;
                 }
-                *slot = Some(Vec::new());
+                *slot = Some(Vec::with_capacity(6));
             }
             continue;
         }
