@@ -60,12 +60,46 @@ impl SecretPath {
     }
 
     /// Expands the template. The user name is checked by the caller to hold no path characters.
+    /// One pass over the template: what a placeholder is replaced with is never looked at
+    /// again (a home directory or user name containing `{uid}` stays as it is).
     pub fn expand(&self, user: &str, uid: u32, home: &str) -> String {
-        self.template
-            .replace("{user}", user)
-            .replace("{uid}", &uid.to_string())
-            .replace("{home}", home.trim_end_matches('/'))
+        let home = home.trim_end_matches('/');
+        let mut out = String::with_capacity(self.template.len() + home.len() + user.len());
+        let mut rest = self.template.as_str();
+        while let Some(i) = rest.find('{') {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            rest = if let Some(r) = tail.strip_prefix("{user}") {
+                out.push_str(user);
+                r
+            } else if let Some(r) = tail.strip_prefix("{uid}") {
+                out.push_str(itoa_u32(uid, &mut [0u8; 10]));
+                r
+            } else if let Some(r) = tail.strip_prefix("{home}") {
+                out.push_str(home);
+                r
+            } else {
+                out.push('{');
+                &tail[1..]
+            };
+        }
+        out.push_str(rest);
+        out
     }
+}
+
+/// `n` in decimal, in `buf`.
+fn itoa_u32(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,6 +336,25 @@ fn parse_secret_path(p: &str) -> Result<SecretPath, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_path_placeholders_are_expanded_once() {
+        let p = parse_secret_path("/var/lib/twofold/{uid}/{user}.toml").unwrap();
+        assert_eq!(
+            p.expand("alice", 1000, "/home/alice/"),
+            "/var/lib/twofold/1000/alice.toml"
+        );
+        assert_eq!(p.expand("{uid}", 0, "/"), "/var/lib/twofold/0/{uid}.toml");
+        assert_eq!(
+            p.expand("a", u32::MAX, "/"),
+            "/var/lib/twofold/4294967295/a.toml"
+        );
+        let p = Config::default().secret_path;
+        assert_eq!(
+            p.expand("bob", 7, "/home/{user}///"),
+            "/home/{user}/.config/twofold/secrets.toml"
+        );
+    }
 
     #[test]
     fn empty_text_gives_defaults() {
