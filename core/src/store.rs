@@ -342,6 +342,10 @@ impl DetachedStore {
     }
 }
 
+/// Opens of a file being replaced (no links left) before `read_bytes` gives up: 8 at once,
+/// then 192 a quarter of a millisecond apart.
+const STALE_INODE_ATTEMPTS: u32 = 200;
+
 impl SecretStore {
     /// Reads and checks the secret file. `Ok(None)` if it does not exist.
     pub fn read(&self) -> Result<Option<SecretFile>, StoreError> {
@@ -385,11 +389,15 @@ impl SecretStore {
             | OFlag::O_NONBLOCK
             | OFlag::O_CLOEXEC
             | OFlag::O_NOCTTY;
-        // A read without the lock can open the file just before another process's atomic
-        // replace: that inode then has no links left. It is a stale version, not a hard-link
-        // trick: open the new one instead (a few times at most; a writer holding the lock
-        // finishes quickly).
-        let mut attempts = 0;
+        // A read without the lock can open the file while another process's atomic replace
+        // is under way: that inode then has no links left. It is a stale version, not a
+        // hard-link trick: open the new one instead. The window is not only the instant of
+        // the rename: ext4 drops the old inode's link inside the rename, and the name points
+        // to the new inode only when the rename returns, which can wait for a journal commit
+        // (another login's fsync). A tight retry loop saw the stale inode 8 times in a row
+        // (core/tests/store_races.rs, 3 runs in 30). So: a few immediate retries, then short
+        // sleeps, up to about 50 ms in all, which only a stuck writer exceeds.
+        let mut attempts = 0u32;
         let (fd, st) = loop {
             attempts += 1;
             let fd = match self.open_file(&path, flags)? {
@@ -397,8 +405,11 @@ impl SecretStore {
                 None => return Ok(None),
             };
             let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", e))?;
-            if st.st_nlink != 0 || attempts == 8 {
+            if st.st_nlink != 0 || attempts == STALE_INODE_ATTEMPTS {
                 break (fd, st);
+            }
+            if attempts > 8 {
+                std::thread::sleep(std::time::Duration::from_micros(250));
             }
         };
         check_file(&st, &path, self.loc.owner)?;
