@@ -102,12 +102,14 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         .unwrap_or_else(|| "?".into());
     let rhost = item_text(pamh.get_item::<RHost>().ok().flatten().map(|s| s.0));
     let context = |user: &str| {
-        format!(
-            "service={} user={} rhost={}",
-            log::quote(&service),
-            log::quote(user),
-            log::quote(rhost.as_deref().unwrap_or("-"))
-        )
+        let mut c = String::with_capacity(40 + service.len() + user.len());
+        c.push_str("service=");
+        log::quote_into(&mut c, &service);
+        c.push_str(" user=");
+        log::quote_into(&mut c, user);
+        c.push_str(" rhost=");
+        log::quote_into(&mut c, rhost.as_deref().unwrap_or("-"));
+        c
     };
 
     let config =
@@ -185,14 +187,15 @@ fn report(context: &str, outcome: &Outcome) {
         Answer::Ignore => "ignore",
         Answer::Deny => "deny",
     };
-    log::write(
-        outcome.level,
-        &format!(
-            "{context} method={} result={result} reason={}",
-            outcome.method,
-            log::quote(&outcome.reason)
-        ),
-    );
+    let mut line = String::with_capacity(context.len() + 40 + outcome.reason.len());
+    line.push_str(context);
+    line.push_str(" method=");
+    line.push_str(outcome.method);
+    line.push_str(" result=");
+    line.push_str(result);
+    line.push_str(" reason=");
+    log::quote_into(&mut line, &outcome.reason);
+    log::write(outcome.level, &line);
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! Written directly to the syslog socket as an RFC 3164 line, `<PRI>Mmm dd hh:mm:ss
 //! pam_twofold[PID]: message` (UTC), the format the `syslog` crate wrote. Not through that
 //! crate: it parsed a time format description for every line and brought in the `time`
-//! crate; this costs one `format!` per line (see BENCHMARKS.md). Not through libc's
+//! crate; this line is built with a few string appends (see BENCHMARKS.md). Not through libc's
 //! openlog/syslog either: openlog and closelog would change the host application's own
 //! syslog settings (its ident), which a module must leave alone.
 
@@ -55,8 +55,26 @@ fn severity(level: Level) -> u8 {
     }
 }
 
-/// `Mmm dd hh:mm:ss` of a Unix time, in UTC.
-fn timestamp(secs: u64) -> String {
+/// Appends `n` in decimal, zero-padded to `width` digits.
+fn push_num(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(digits.len().saturating_sub(width));
+    for &d in &digits[start..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends `Mmm dd hh:mm:ss` of a Unix time, in UTC.
+fn push_timestamp(out: &mut String, secs: u64) {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -69,22 +87,36 @@ fn timestamp(secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!(
-        "{} {day:02} {:02}:{:02}:{:02}",
-        MONTHS[(month - 1) as usize],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    out.push_str(MONTHS[(month - 1) as usize]);
+    out.push(' ');
+    push_num(out, day, 2);
+    out.push(' ');
+    push_num(out, rem / 3600, 2);
+    out.push(':');
+    push_num(out, rem % 3600 / 60, 2);
+    out.push(':');
+    push_num(out, rem % 60, 2);
+}
+
+#[cfg(test)]
+fn timestamp(secs: u64) -> String {
+    let mut out = String::new();
+    push_timestamp(&mut out, secs);
+    out
 }
 
 /// The whole line, as sent.
 fn line(level: Level, message: &str, now: u64, pid: u32) -> String {
-    format!(
-        "<{}>{} pam_twofold[{pid}]: {message}",
-        AUTHPRIV | severity(level),
-        timestamp(now)
-    )
+    let mut out = String::with_capacity(40 + message.len());
+    out.push('<');
+    push_num(&mut out, u64::from(AUTHPRIV | severity(level)), 1);
+    out.push('>');
+    push_timestamp(&mut out, now);
+    out.push_str(" pam_twofold[");
+    push_num(&mut out, u64::from(pid), 1);
+    out.push_str("]: ");
+    out.push_str(message);
+    out
 }
 
 pub fn write(level: Level, message: &str) {
@@ -117,6 +149,12 @@ pub fn write(level: Level, message: &str) {
 /// host cannot forge fields or lines in the log.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
+    quote_into(&mut out, value);
+    out
+}
+
+/// Appends `value` quoted as [`quote`] does.
+pub fn quote_into(out: &mut String, value: &str) {
     out.push('"');
     for c in value.chars() {
         match c {
@@ -127,7 +165,6 @@ pub fn quote(value: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -153,6 +190,20 @@ mod tests {
         assert_eq!(
             line(Level::Notice, "m", t, 1),
             "<85>Nov 25 09:05:03 pam_twofold[1]: m"
+        );
+    }
+
+    #[test]
+    fn numbers_are_padded_and_whole() {
+        let mut s = String::new();
+        push_num(&mut s, 7, 2);
+        push_num(&mut s, 0, 1);
+        push_num(&mut s, 123, 2);
+        push_num(&mut s, u64::MAX, 1);
+        assert_eq!(s, format!("070123{}", u64::MAX));
+        assert_eq!(
+            line(Level::Info, "", 0, u32::MAX),
+            format!("<86>Jan 01 00:00:00 pam_twofold[{}]: ", u32::MAX)
         );
     }
 
