@@ -97,20 +97,7 @@ impl Writer {
     fn int(&mut self, key: &str, v: u64) {
         self.0.push_str(key);
         self.0.push_str(" = ");
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut n = v;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for &b in &digits[i..] {
-            self.0.push(char::from(b));
-        }
+        crate::push_decimal(&mut self.0, v, 1);
         self.0.push('\n');
     }
     fn str(&mut self, key: &str, v: &str) {

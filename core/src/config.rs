@@ -73,7 +73,7 @@ impl SecretPath {
                 out.push_str(user);
                 r
             } else if let Some(r) = tail.strip_prefix("{uid}") {
-                out.push_str(itoa_u32(uid, &mut [0u8; 10]));
+                crate::push_decimal(&mut out, u64::from(uid), 1);
                 r
             } else if let Some(r) = tail.strip_prefix("{home}") {
                 out.push_str(home);
@@ -86,20 +86,6 @@ impl SecretPath {
         out.push_str(rest);
         out
     }
-}
-
-/// `n` in decimal, in `buf`.
-fn itoa_u32(mut n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,3 +28,37 @@ pub use secret::SecretFile;
 
 /// Seconds since the Unix epoch. The core never reads the clock itself.
 pub type UnixTime = u64;
+
+/// Appends `n` in decimal, zero-padded to at least `min_width` digits. For text built on the
+/// login path (the secret file, the secret path, the auth log line), where `format!`'s
+/// machinery costs more than the rest of the line (BENCHMARKS.md).
+pub fn push_decimal(out: &mut String, mut n: u64, min_width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(digits.len().saturating_sub(min_width));
+    for &d in &digits[start..] {
+        out.push(char::from(d));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn push_decimal_pads_and_writes_whole_numbers() {
+        let mut s = String::new();
+        super::push_decimal(&mut s, 7, 2);
+        super::push_decimal(&mut s, 0, 1);
+        super::push_decimal(&mut s, 123, 2);
+        super::push_decimal(&mut s, 0, 0);
+        super::push_decimal(&mut s, u64::MAX, 1);
+        assert_eq!(s, format!("0701230{}", u64::MAX));
+    }
+}

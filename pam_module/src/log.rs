@@ -13,6 +13,7 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 use twofold_core::auth::Level;
+use twofold_core::push_decimal;
 
 /// Where syslog daemons listen, in the order tried (the `syslog` crate's list).
 const SOCKET_PATHS: [&str; 3] = ["/dev/log", "/var/run/syslog", "/var/run/log"];
@@ -55,24 +56,6 @@ fn severity(level: Level) -> u8 {
     }
 }
 
-/// Appends `n` in decimal, zero-padded to `width` digits.
-fn push_num(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let start = i.min(digits.len().saturating_sub(width));
-    for &d in &digits[start..] {
-        out.push(char::from(d));
-    }
-}
-
 /// Appends `Mmm dd hh:mm:ss` of a Unix time, in UTC.
 fn push_timestamp(out: &mut String, secs: u64) {
     const MONTHS: [&str; 12] = [
@@ -89,13 +72,13 @@ fn push_timestamp(out: &mut String, secs: u64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     out.push_str(MONTHS[(month - 1) as usize]);
     out.push(' ');
-    push_num(out, day, 2);
+    push_decimal(out, day, 2);
     out.push(' ');
-    push_num(out, rem / 3600, 2);
+    push_decimal(out, rem / 3600, 2);
     out.push(':');
-    push_num(out, rem % 3600 / 60, 2);
+    push_decimal(out, rem % 3600 / 60, 2);
     out.push(':');
-    push_num(out, rem % 60, 2);
+    push_decimal(out, rem % 60, 2);
 }
 
 #[cfg(test)]
@@ -109,11 +92,11 @@ fn timestamp(secs: u64) -> String {
 fn line(level: Level, message: &str, now: u64, pid: u32) -> String {
     let mut out = String::with_capacity(40 + message.len());
     out.push('<');
-    push_num(&mut out, u64::from(AUTHPRIV | severity(level)), 1);
+    push_decimal(&mut out, u64::from(AUTHPRIV | severity(level)), 1);
     out.push('>');
     push_timestamp(&mut out, now);
     out.push_str(" pam_twofold[");
-    push_num(&mut out, u64::from(pid), 1);
+    push_decimal(&mut out, u64::from(pid), 1);
     out.push_str("]: ");
     out.push_str(message);
     out
@@ -195,12 +178,6 @@ mod tests {
 
     #[test]
     fn numbers_are_padded_and_whole() {
-        let mut s = String::new();
-        push_num(&mut s, 7, 2);
-        push_num(&mut s, 0, 1);
-        push_num(&mut s, 123, 2);
-        push_num(&mut s, u64::MAX, 1);
-        assert_eq!(s, format!("070123{}", u64::MAX));
         assert_eq!(
             line(Level::Info, "", 0, u32::MAX),
             format!("<86>Jan 01 00:00:00 pam_twofold[{}]: ", u32::MAX)
