@@ -43,12 +43,16 @@ pub fn write(file: &SecretFile) -> Zeroizing<String> {
             w.int("window", u64::from(win));
         }
     }
-    for (name, codes) in [
-        ("recovery", &file.recovery),
-        ("legacy_scratch", &file.legacy_scratch),
+    for (header, kdf_header, codes) in [
+        ("[recovery]", "[recovery.kdf]", &file.recovery),
+        (
+            "[legacy_scratch]",
+            "[legacy_scratch.kdf]",
+            &file.legacy_scratch,
+        ),
     ] {
         let Some(r) = codes else { continue };
-        w.header(&format!("[{name}]"));
+        w.header(header);
         w.str("salt", &r.salt);
         w.0.push_str("hashes = [");
         for (i, h) in r.hashes.iter().enumerate() {
@@ -59,7 +63,7 @@ pub fn write(file: &SecretFile) -> Zeroizing<String> {
         }
         w.0.push_str("]\n");
         w.int("created", r.created);
-        w.kdf(name, &r.kdf);
+        w.kdf(kdf_header, &r.kdf);
     }
     if let Some(p) = &file.pass {
         w.header("[pass]");
@@ -68,7 +72,7 @@ pub fn write(file: &SecretFile) -> Zeroizing<String> {
         w.int("issued", p.issued);
         w.int("expires", p.expires);
         w.str("issued_by", &p.issued_by);
-        w.kdf("pass", &p.kdf);
+        w.kdf("[pass.kdf]", &p.kdf);
     }
     let s = &file.state;
     w.header("[state]");
@@ -129,8 +133,8 @@ impl Writer {
         }
         self.0.push('"');
     }
-    fn kdf(&mut self, table: &str, k: &KdfParams) {
-        self.header(&format!("[{table}.kdf]"));
+    fn kdf(&mut self, header: &str, k: &KdfParams) {
+        self.header(header);
         self.int("m_kib", u64::from(k.m_kib));
         self.int("t", u64::from(k.t));
         self.int("p", u64::from(k.p));
@@ -331,15 +335,10 @@ fn kdf(lines: Lines) -> Option<KdfParams> {
 struct Fields(Lines);
 
 impl Fields {
+    /// The value of `key`, taken out; `None` if the table has no such line.
     fn take(&mut self, key: &str) -> Option<Val> {
         let i = self.0.iter().position(|(k, _)| *k == key)?;
         Some(self.0.swap_remove(i).1)
-    }
-    fn opt(&mut self, key: &str) -> Option<Option<Val>> {
-        Some(match self.0.iter().position(|(k, _)| *k == key) {
-            Some(i) => Some(self.0.swap_remove(i).1),
-            None => None,
-        })
     }
     fn int(&mut self, key: &str) -> Option<u64> {
         match self.take(key)? {
@@ -348,7 +347,7 @@ impl Fields {
         }
     }
     fn opt_int(&mut self, key: &str) -> Option<Option<u64>> {
-        match self.opt(key)? {
+        match self.take(key) {
             None => Some(None),
             Some(Val::Int(n)) => Some(Some(n)),
             Some(_) => None,
@@ -364,7 +363,7 @@ impl Fields {
         self.take_str(key).map(|mut s| std::mem::take(&mut *s))
     }
     fn opt_string(&mut self, key: &str) -> Option<Option<String>> {
-        match self.opt(key)? {
+        match self.take(key) {
             None => Some(None),
             Some(Val::Str(mut s)) => Some(Some(std::mem::take(&mut *s))),
             Some(_) => None,
