@@ -9,7 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use twofold_core::account::Account;
 use twofold_core::codes::{generate, grouped, RECOVERY_LEN};
@@ -26,17 +26,53 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// The cdylib cargo built next to this test binary (in `deps/`: the copy one level up is
-/// only refreshed by a plain `cargo build`).
+/// The module under test: `target/<profile>/libpam_twofold.so`, built for the profile of this
+/// test binary.
 pub fn module_file() -> PathBuf {
     module_path()
 }
 
+/// The package is a cdylib only (an rlib beside it made rustc call the module's own functions
+/// through the GOT: 18 k more instructions per login, BENCHMARKS.md), and `cargo test` builds
+/// no cdylib for integration tests. So the first call in each test process runs
+/// `cargo build -p pam_twofold` with the cargo and the profile that built this test: a no-op
+/// when the module is fresh, and cargo's own lock makes tests started together wait for one
+/// build. The tests never load a module older than the sources.
 fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let so = exe.parent().unwrap().join("libpam_twofold.so");
-    assert!(so.exists(), "{} not built", so.display());
-    so
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            // target/<profile>/deps/<test binary>
+            let profile_dir = exe.parent().unwrap().parent().unwrap();
+            let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+                "debug" => "dev",
+                other => other,
+            };
+            let out = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "pam_twofold",
+                    "--profile",
+                    profile,
+                ])
+                .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stdin(Stdio::null())
+                .output()
+                .expect("run cargo to build the module");
+            assert!(
+                out.status.success(),
+                "cargo build -p pam_twofold failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let so = profile_dir.join("libpam_twofold.so");
+            assert!(so.exists(), "{} not built", so.display());
+            so
+        })
+        .clone()
 }
 
 pub struct Host {
