@@ -15,10 +15,16 @@ use crate::account::Account;
 use crate::config::Config;
 use crate::secret::{SecretFile, MAX_FILE_BYTES};
 use nix::errno::Errno;
-use nix::fcntl::AtFlags;
-use nix::fcntl::{openat, renameat, Flock, FlockArg, OFlag};
-use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
-use nix::unistd::{fsync, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{Gid, Uid};
+// The system calls on files go through rustix, which makes them itself (its linux_raw backend)
+// instead of through libc: each libc function the module uses is one more symbol that every
+// login's dlopen must look up (~1 k instructions each, BENCHMARKS.md). nix stays for what only
+// libc can do (user and group lookups through NSS) and for setfsuid/setfsgid. Errors are
+// turned into nix's `Errno` (`sys`), whose descriptions the messages have always used.
+use rustix::fs::{
+    flock, fstat, fsync, mkdirat, openat, renameat, statat, unlinkat, AtFlags, FileType,
+    FlockOperation, Mode, OFlags, Stat,
+};
 use std::fmt;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -216,18 +222,23 @@ impl Drop for FsIdentity {
     }
 }
 
-fn is_type(st: &FileStat, t: SFlag) -> bool {
-    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == t
+/// A rustix error as nix's `Errno` (same numbers), for `StoreError::io`.
+fn sys(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
 }
 
-fn type_name(st: &FileStat) -> &'static str {
-    match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
-        SFlag::S_IFREG => "a regular file",
-        SFlag::S_IFDIR => "a directory",
-        SFlag::S_IFLNK => "a symlink",
-        SFlag::S_IFIFO => "a FIFO",
-        SFlag::S_IFSOCK => "a socket",
-        SFlag::S_IFCHR | SFlag::S_IFBLK => "a device",
+fn is_type(st: &Stat, t: FileType) -> bool {
+    FileType::from_raw_mode(st.st_mode) == t
+}
+
+fn type_name(st: &Stat) -> &'static str {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => "a regular file",
+        FileType::Directory => "a directory",
+        FileType::Symlink => "a symlink",
+        FileType::Fifo => "a FIFO",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice | FileType::BlockDevice => "a device",
         _ => "of an unknown type",
     }
 }
@@ -242,13 +253,14 @@ pub struct SecretStore {
 
 /// The user's lock; writing requires holding it.
 pub struct Lock {
-    _flock: Flock<OwnedFd>,
+    // The flock is released when this, its only descriptor, is closed.
+    _fd: OwnedFd,
 }
 
-const DIR_FLAGS: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_DIRECTORY)
-    .union(OFlag::O_NOFOLLOW)
-    .union(OFlag::O_CLOEXEC);
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
 
 impl SecretStore {
     /// Opens the directory of `loc`. `Ok(None)` if some component does not exist.
@@ -269,8 +281,8 @@ impl SecretStore {
 
     fn walk(loc: &Location, create: bool) -> Result<Option<SecretStore>, StoreError> {
         let identity = FsIdentity::assume(loc.owner, &loc.path())?;
-        let mut dir = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
-            .map_err(|e| StoreError::io("/", "open", e))?;
+        let mut dir = rustix::fs::open("/", DIR_FLAGS, Mode::empty())
+            .map_err(|e| StoreError::io("/", "open", sys(e)))?;
         let mut walked = String::new();
         check_dir(&dir, "/", loc.owner, false)?;
         let components: Vec<&str> = loc.dir.split('/').filter(|c| !c.is_empty()).collect();
@@ -285,15 +297,15 @@ impl SecretStore {
                     "fix secret_path in twofold.toml",
                 ));
             }
-            let next = match openat(&dir, *comp, DIR_FLAGS, Mode::empty()) {
+            let next = match openat(&dir, *comp, DIR_FLAGS, Mode::empty()).map_err(sys) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) if create => {
-                    match mkdirat(&dir, *comp, Mode::S_IRWXU) {
+                    match mkdirat(&dir, *comp, Mode::RWXU).map_err(sys) {
                         Ok(()) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(StoreError::io(&walked, "creating the directory", e)),
                     }
                     openat(&dir, *comp, DIR_FLAGS, Mode::empty())
-                        .map_err(|e| StoreError::io(&walked, "open", e))?
+                        .map_err(|e| StoreError::io(&walked, "open", sys(e)))?
                 }
                 Err(Errno::ENOENT) => return Ok(None),
                 Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
@@ -370,8 +382,8 @@ impl SecretStore {
     }
 
     /// Opens the secret file itself (never through a symlink). `Ok(None)` if it is absent.
-    fn open_file(&self, path: &str, flags: OFlag) -> Result<Option<OwnedFd>, StoreError> {
-        match openat(&self.dir, self.loc.file.as_str(), flags, Mode::empty()) {
+    fn open_file(&self, path: &str, flags: OFlags) -> Result<Option<OwnedFd>, StoreError> {
+        match openat(&self.dir, self.loc.file.as_str(), flags, Mode::empty()).map_err(sys) {
             Ok(fd) => Ok(Some(fd)),
             Err(Errno::ENOENT) => Ok(None),
             Err(Errno::ELOOP) => Err(StoreError::new(
@@ -381,11 +393,8 @@ impl SecretStore {
             )),
             Err(Errno::EACCES) => {
                 // Say why, if the reason is a wrong owner (the usual case).
-                if let Ok(st) = fstatat(
-                    &self.dir,
-                    self.loc.file.as_str(),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                ) {
+                if let Ok(st) = statat(&self.dir, self.loc.file.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                {
                     check_file(&st, path, self.loc.owner)?;
                 }
                 Err(StoreError::io(path, "open", Errno::EACCES))
@@ -398,11 +407,8 @@ impl SecretStore {
     /// does not exist. For callers that read twice and reuse a parse when nothing changed.
     pub fn read_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let path = self.loc.path();
-        let flags = OFlag::O_RDONLY
-            | OFlag::O_NOFOLLOW
-            | OFlag::O_NONBLOCK
-            | OFlag::O_CLOEXEC
-            | OFlag::O_NOCTTY;
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
         // A read without the lock can open the file while another process's atomic replace
         // is under way: that inode then has no links left. It is a stale version, not a
         // hard-link trick: open the new one instead. The window is not only the instant of
@@ -418,12 +424,12 @@ impl SecretStore {
                 Some(fd) => fd,
                 None => return Ok(None),
             };
-            let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", e))?;
+            let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", sys(e)))?;
             if st.st_nlink != 0 || attempts == STALE_INODE_ATTEMPTS {
                 break (fd, st);
             }
             if attempts > 8 {
-                std::thread::sleep(std::time::Duration::from_micros(250));
+                sleep(Duration::from_micros(250));
             }
         };
         check_file(&st, &path, self.loc.owner)?;
@@ -465,22 +471,24 @@ impl SecretStore {
     pub fn lock(&self) -> Result<Lock, StoreError> {
         let name = self.loc.lock_name();
         let path = format!("{}/{}", self.loc.dir.trim_end_matches('/'), name);
-        let base = OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        let base = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
         // Read-only is enough for flock, and works on a read-only filesystem.
         let fd = match openat(
             &self.dir,
             name.as_str(),
-            base | OFlag::O_RDONLY,
+            base | OFlags::RDONLY,
             Mode::empty(),
-        ) {
+        )
+        .map_err(sys)
+        {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => openat(
                 &self.dir,
                 name.as_str(),
-                base | OFlag::O_WRONLY | OFlag::O_CREAT,
-                Mode::S_IRUSR | Mode::S_IWUSR,
+                base | OFlags::WRONLY | OFlags::CREATE,
+                Mode::RUSR | Mode::WUSR,
             )
-            .map_err(|e| StoreError::io(&path, "creating the lock file", e))?,
+            .map_err(|e| StoreError::io(&path, "creating the lock file", sys(e)))?,
             Err(Errno::ELOOP) => {
                 return Err(StoreError::new(
                     &path,
@@ -490,8 +498,8 @@ impl SecretStore {
             }
             Err(e) => return Err(StoreError::io(&path, "open", e)),
         };
-        let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", e))?;
-        if !is_type(&st, SFlag::S_IFREG) || st.st_uid != self.loc.owner.uid() {
+        let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", sys(e)))?;
+        if !is_type(&st, FileType::RegularFile) || st.st_uid != self.loc.owner.uid() {
             return Err(StoreError::new(
                 &path,
                 format!("is {} owned by uid {}", type_name(&st), st.st_uid),
@@ -499,15 +507,13 @@ impl SecretStore {
             ));
         }
         let deadline = Instant::now() + LOCK_WAIT;
-        let mut fd = fd;
         loop {
-            match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
-                Ok(flock) => return Ok(Lock { _flock: flock }),
-                Err((back, Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
-                    fd = back;
-                    std::thread::sleep(Duration::from_millis(5));
+            match flock(&fd, FlockOperation::NonBlockingLockExclusive).map_err(sys) {
+                Ok(()) => return Ok(Lock { _fd: fd }),
+                Err(Errno::EWOULDBLOCK) if Instant::now() < deadline => {
+                    sleep(Duration::from_millis(5));
                 }
-                Err((_, e)) => return Err(StoreError::io(&path, "locking", e)),
+                Err(e) => return Err(StoreError::io(&path, "locking", e)),
             }
         }
     }
@@ -524,32 +530,26 @@ impl SecretStore {
         })?;
         let tmp = self.loc.temp_name();
         // A temp file left by a crash is garbage: we hold the lock, nobody else writes it.
-        match unlinkat(&self.dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
+        match unlinkat(&self.dir, tmp.as_str(), AtFlags::empty()).map_err(sys) {
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => return Err(StoreError::io(&path, "removing a stale temp file", e)),
         }
         let flags =
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = openat(
-            &self.dir,
-            tmp.as_str(),
-            flags,
-            Mode::S_IRUSR | Mode::S_IWUSR,
-        )
-        .map_err(|e| StoreError::io(&path, "creating the temp file", e))?;
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = openat(&self.dir, tmp.as_str(), flags, Mode::RUSR | Mode::WUSR)
+            .map_err(|e| StoreError::io(&path, "creating the temp file", sys(e)))?;
         let result = (|| {
             let mut f = std::fs::File::from(fd);
             f.write_all(text.as_bytes())
                 .map_err(|e| StoreError::io(&path, "write", errno_of(&e)))?;
-            f.sync_all()
-                .map_err(|e| StoreError::io(&path, "fsync", errno_of(&e)))?;
+            fsync(&f).map_err(|e| StoreError::io(&path, "fsync", sys(e)))?;
             drop(f);
             renameat(&self.dir, tmp.as_str(), &self.dir, self.loc.file.as_str())
-                .map_err(|e| StoreError::io(&path, "rename", e))?;
-            fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", e))
+                .map_err(|e| StoreError::io(&path, "rename", sys(e)))?;
+            fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", sys(e)))
         })();
         if result.is_err() {
-            let _ = unlinkat(&self.dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+            let _ = unlinkat(&self.dir, tmp.as_str(), AtFlags::empty());
         }
         result
     }
@@ -557,18 +557,24 @@ impl SecretStore {
     /// Removes the secret file (admin reset). Requires the lock.
     pub fn remove(&self, _lock: &Lock) -> Result<bool, StoreError> {
         let path = self.loc.path();
-        match unlinkat(
-            &self.dir,
-            self.loc.file.as_str(),
-            UnlinkatFlags::NoRemoveDir,
-        ) {
+        match unlinkat(&self.dir, self.loc.file.as_str(), AtFlags::empty()).map_err(sys) {
             Ok(()) => {}
             Err(Errno::ENOENT) => return Ok(false),
             Err(e) => return Err(StoreError::io(&path, "remove", e)),
         }
-        fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", e))?;
+        fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", sys(e)))?;
         Ok(true)
     }
+}
+
+/// `std::thread::sleep` without libc's `clock_nanosleep` (one import fewer); an interrupted
+/// sleep is simply shorter, which every caller tolerates (they retry or re-check a deadline).
+fn sleep(d: Duration) {
+    let t = rustix::thread::Timespec {
+        tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(d.subsec_nanos()),
+    };
+    let _ = rustix::thread::nanosleep(&t);
 }
 
 fn errno_of(e: &std::io::Error) -> Errno {
@@ -580,8 +586,8 @@ const fn libc_eio() -> i32 {
 }
 
 fn check_dir(fd: &impl AsFd, path: &str, owner: Owner, last: bool) -> Result<(), StoreError> {
-    let st = fstat(fd).map_err(|e| StoreError::io(path, "fstat", e))?;
-    if !is_type(&st, SFlag::S_IFDIR) {
+    let st = fstat(fd).map_err(|e| StoreError::io(path, "fstat", sys(e)))?;
+    if !is_type(&st, FileType::Directory) {
         return Err(StoreError::new(
             path,
             format!("is {}, not a directory", type_name(&st)),
@@ -621,8 +627,8 @@ fn check_dir(fd: &impl AsFd, path: &str, owner: Owner, last: bool) -> Result<(),
     Ok(())
 }
 
-fn check_file(st: &FileStat, path: &str, owner: Owner) -> Result<(), StoreError> {
-    if !is_type(st, SFlag::S_IFREG) {
+fn check_file(st: &Stat, path: &str, owner: Owner) -> Result<(), StoreError> {
+    if !is_type(st, FileType::RegularFile) {
         return Err(StoreError::new(
             path,
             format!("is {}, not a regular file", type_name(st)),

@@ -6,10 +6,14 @@
 //! crate: it parsed a time format description for every line and brought in the `time`
 //! crate; this line is built with a few string appends (see BENCHMARKS.md). Not through libc's
 //! openlog/syslog either: openlog and closelog would change the host application's own
-//! syslog settings (its ident), which a module must leave alone.
+//! syslog settings (its ident), which a module must leave alone. The socket's system calls
+//! go through rustix (raw system calls, like the store's): libc's socket, connect, send and
+//! getpid would be four more symbols for every login's dlopen to look up.
 
-use std::io::Write;
-use std::os::unix::net::{UnixDatagram, UnixStream};
+use rustix::fd::OwnedFd;
+use rustix::net::{
+    connect, send, socket_with, AddressFamily, SendFlags, SocketAddrUnix, SocketFlags, SocketType,
+};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 use twofold_core::auth::Level;
@@ -17,34 +21,63 @@ use twofold_core::push_decimal;
 
 /// Where syslog daemons listen, in the order tried (the `syslog` crate's list).
 const SOCKET_PATHS: [&str; 3] = ["/dev/log", "/var/run/syslog", "/var/run/log"];
-/// Linux's EPROTOTYPE: the socket is a stream socket (some daemons listen that way).
-const EPROTOTYPE: i32 = 91;
 /// syslog's facility authpriv (10), shifted as the priority field wants it.
 const AUTHPRIV: u8 = 10 << 3;
 
-enum Socket {
-    Datagram(UnixDatagram),
-    /// A stream socket; each message ends with a NUL byte.
-    Stream(UnixStream),
+struct Socket {
+    fd: OwnedFd,
+    /// A stream socket (some daemons listen that way): each message ends with a NUL byte.
+    stream: bool,
 }
 
 // The socket is opened on first use and kept for the life of the loaded module: reconnecting
 // for every line would cost a socket and a connect per login.
 static LOGGER: Mutex<Option<Socket>> = Mutex::new(None);
 
-fn connect() -> Option<Socket> {
-    for path in SOCKET_PATHS {
-        let sock = UnixDatagram::unbound().ok()?;
-        match sock.connect(path) {
-            Ok(()) => return Some(Socket::Datagram(sock)),
-            Err(e) if e.raw_os_error() == Some(EPROTOTYPE) => {
-                return UnixStream::connect(path).ok().map(Socket::Stream)
+fn unix_socket(kind: SocketType) -> Option<OwnedFd> {
+    socket_with(AddressFamily::UNIX, kind, SocketFlags::CLOEXEC, None).ok()
+}
+
+fn open_socket(paths: &[&str]) -> Option<Socket> {
+    for &path in paths {
+        let addr = SocketAddrUnix::new(path).ok()?;
+        let fd = unix_socket(SocketType::DGRAM)?;
+        match connect(&fd, &addr) {
+            Ok(()) => return Some(Socket { fd, stream: false }),
+            Err(rustix::io::Errno::PROTOTYPE) => {
+                let fd = unix_socket(SocketType::STREAM)?;
+                return connect(&fd, &addr)
+                    .ok()
+                    .map(|()| Socket { fd, stream: true });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(rustix::io::Errno::NOENT) => continue,
             Err(_) => return None,
         }
     }
     None
+}
+
+/// One message: a datagram, or on a stream socket the line and a NUL byte.
+fn send_line(sock: &Socket, text: &str) -> bool {
+    if sock.stream {
+        send_all(&sock.fd, text.as_bytes()) && send_all(&sock.fd, &[0])
+    } else {
+        send(&sock.fd, text.as_bytes(), SendFlags::empty()).is_ok_and(|n| n == text.len())
+    }
+}
+
+/// Sends all of `bytes`; on a stream socket a short send continues where it stopped. Never
+/// raises SIGPIPE in the host process if the daemon went away.
+fn send_all(fd: &OwnedFd, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        match send(fd, bytes, SendFlags::NOSIGNAL) {
+            Ok(0) => return false,
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 fn severity(level: Level) -> u8 {
@@ -106,19 +139,19 @@ pub fn write(level: Level, message: &str) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let text = line(level, message, now, std::process::id());
+    let pid = rustix::process::getpid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs();
+    let text = line(level, message, now, pid);
     let Ok(mut guard) = LOGGER.lock() else { return };
     for _ in 0..2 {
         if guard.is_none() {
-            *guard = connect();
+            *guard = open_socket(&SOCKET_PATHS);
         }
-        let sent = match guard.as_mut() {
+        let sent = match guard.as_ref() {
             None => return,
-            Some(Socket::Datagram(s)) => s.send(text.as_bytes()).is_ok(),
-            Some(Socket::Stream(s)) => s
-                .write_all(text.as_bytes())
-                .and_then(|()| s.write_all(&[0]))
-                .is_ok(),
+            Some(sock) => send_line(sock, &text),
         };
         if sent {
             return;
@@ -151,6 +184,7 @@ pub fn quote_into(out: &mut String, value: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -182,6 +216,44 @@ mod tests {
             line(Level::Info, "", 0, u32::MAX),
             format!("<86>Jan 01 00:00:00 pam_twofold[{}]: ", u32::MAX)
         );
+    }
+
+    /// The socket is found in the list order (a missing path is skipped), as a datagram or as
+    /// a stream socket, and the daemon receives exactly the line (plus NUL on a stream).
+    #[test]
+    fn lines_reach_datagram_and_stream_daemons() {
+        use std::io::Read;
+        use std::os::unix::net::{UnixDatagram, UnixListener};
+        let dir = std::env::temp_dir().join(format!("twofold-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (missing, dgram, stream) = (dir.join("none"), dir.join("dgram"), dir.join("stream"));
+        let _ = std::fs::remove_file(&dgram);
+        let _ = std::fs::remove_file(&stream);
+        let daemon = UnixDatagram::bind(&dgram).unwrap();
+        let listener = UnixListener::bind(&stream).unwrap();
+        let (missing, dgram, stream) = (
+            missing.to_str().unwrap(),
+            dgram.to_str().unwrap(),
+            stream.to_str().unwrap(),
+        );
+        assert!(open_socket(&[missing]).is_none());
+
+        let sock = open_socket(&[missing, dgram]).unwrap();
+        assert!(!sock.stream);
+        assert!(send_line(&sock, "<86>one"));
+        let mut buf = [0u8; 64];
+        let n = daemon.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"<86>one");
+
+        let sock = open_socket(&[stream, dgram]).unwrap();
+        assert!(sock.stream);
+        let (mut conn, _) = listener.accept().unwrap();
+        assert!(send_line(&sock, "<86>two"));
+        drop(sock);
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"<86>two\0");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
