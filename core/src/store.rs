@@ -191,7 +191,7 @@ impl FsIdentity {
         let Owner::User { uid, gid } = owner else {
             return Ok(FsIdentity { restore: None });
         };
-        if !Uid::effective().is_root() || uid == 0 {
+        if !rustix::process::geteuid().is_root() || uid == 0 {
             return Ok(FsIdentity { restore: None });
         }
         let old_gid = nix::unistd::setfsgid(Gid::from_raw(gid));
