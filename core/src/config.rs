@@ -4,6 +4,8 @@
 use serde::Deserialize;
 use std::fmt;
 
+mod fast;
+
 pub const DEFAULT_PATH: &str = "/etc/twofold/twofold.toml";
 /// A configuration file larger than this is refused: it is a few hundred bytes in practice.
 const MAX_CONFIG_BYTES: usize = 64 * 1024;
@@ -140,7 +142,10 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-#[derive(Deserialize)]
+/// The file as written, before any check: what serde fills from the `toml` crate's parse, and
+/// what [`fast::read`] fills for the plain files it accepts. [`Config::validate`] judges either.
+#[derive(Default, Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     secret_path: Option<String>,
@@ -154,7 +159,9 @@ struct RawConfig {
     rate_limit: Option<RawRateLimit>,
 }
 
-#[derive(Deserialize)]
+/// The `[rate_limit]` table as written.
+#[derive(Default, Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 #[serde(deny_unknown_fields)]
 struct RawRateLimit {
     free_failures: Option<i64>,
@@ -187,9 +194,37 @@ impl Config {
     }
 
     /// Parses configuration text; the error says which key is wrong and what is allowed.
+    ///
+    /// A plain file (the shipped one, a few `key = value` lines) is read by `fast::read`
+    /// (`config/fast.rs`), anything else by the `toml` crate through serde, as before; both fill
+    /// the same `RawConfig`, which `validate` then checks, so a file means the same and gets the
+    /// same messages whichever reader ran. The fast reader only saves the `toml` crate's cost on
+    /// every login (BENCHMARKS.md).
     pub fn parse(text: &str) -> Result<Config, String> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| format!("is not valid: {}", e.message()))?;
+        let raw = match fast::read(text) {
+            Some(raw) => raw,
+            None => with_toml(text)?,
+        };
+        Config::validate(raw)
+    }
+
+    /// [`Config::parse`] with the `toml` crate alone, never the fast reader: what the tests and
+    /// the fuzz target `config` compare `parse` with.
+    #[doc(hidden)]
+    pub fn parse_with_toml(text: &str) -> Result<Config, String> {
+        Config::validate(with_toml(text)?)
+    }
+
+    /// [`Config::parse`] with the fast reader alone: `None` where it declines the text (and
+    /// `parse` would leave it to the `toml` crate). For the tests and the fuzz target `config`.
+    #[doc(hidden)]
+    pub fn parse_fast_only(text: &str) -> Option<Result<Config, String>> {
+        fast::read(text).map(Config::validate)
+    }
+
+    /// The checks of every value of a file, whichever reader read it, and the defaults for
+    /// what it leaves out.
+    fn validate(raw: RawConfig) -> Result<Config, String> {
         let mut c = Config::default();
         if let Some(p) = raw.secret_path {
             c.secret_path = parse_secret_path(&p)?;
@@ -290,6 +325,12 @@ impl Config {
     pub fn unenrolled_may_pass(&self, now: crate::UnixTime) -> bool {
         self.unenrolled == Unenrolled::Allow || self.unenrolled_allow_until.is_some_and(|t| now < t)
     }
+}
+
+/// The text read by the `toml` crate into a [`RawConfig`]; its message when it is not valid
+/// TOML or does not fit (an unknown key, a value of the wrong type).
+fn with_toml(text: &str) -> Result<RawConfig, String> {
+    toml::from_str(text).map_err(|e| format!("is not valid: {}", e.message()))
 }
 
 fn parse_secret_path(p: &str) -> Result<SecretPath, String> {

@@ -220,7 +220,7 @@ fn main() {
         );
     }
 
-    let configs: [(&str, &str); 4] = [
+    let configs: [(&str, &str); 6] = [
         ("empty", ""),
         (
             "full",
@@ -230,6 +230,15 @@ fn main() {
         ),
         ("home", "secret_path = \"{home}/.config/twofold/{uid}.toml\"\nunenrolled_allow_until = 2026-11-25\n"),
         ("rate_limit", "[rate_limit]\nbase_delay_secs = 86400\nmax_delay_secs = 86400\n"),
+        // Read by the fast reader for plain files (core/src/config/fast.rs), not the toml crate.
+        ("shipped", include_str!("../../packaging/twofold.toml")),
+        (
+            "plain",
+            "# plain\r\nsecret_path = \"/var/lib/twofold/{user}.toml\"\r\nunenrolled = \"allow\" # rollout\n\
+             exempt_groups = [\"breakglass\", \"wheel\"]\nwindow = 2\nprompt = \"Code: \"\nissuer = \"host1\"\n\
+             audit_log = \"/var/log/twofold/audit.log\"\n\n  [rate_limit]\nfree_failures = 3\n\tbase_delay_secs\t=\t10\n\
+             max_delay_secs = 60\ntotp_lockout_after = 50\n",
+        ),
     ];
     for (name, text) in configs {
         write(&root.join("config"), name, text.as_bytes());

@@ -1,5 +1,6 @@
-//! `Config::parse` on arbitrary text: never panics, and what it accepts is within the
-//! documented ranges.
+//! `Config::parse` on arbitrary text: never panics, what it accepts is within the documented
+//! ranges, and it answers exactly what the `toml` crate alone answers: the fast reader it tries
+//! first (`config/fast.rs`) may make a file be read more cheaply, never differently.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +10,19 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(c) = Config::parse(text) else {
+    let by_toml = Config::parse_with_toml(text);
+    if let Some(fast) = Config::parse_fast_only(text) {
+        assert_eq!(
+            fast, by_toml,
+            "the fast reader and the toml crate disagree on {text:?}"
+        );
+    }
+    let parsed = Config::parse(text);
+    assert_eq!(
+        parsed, by_toml,
+        "parse and the toml crate disagree on {text:?}"
+    );
+    let Ok(c) = parsed else {
         return;
     };
     assert!(c.window <= 10);
