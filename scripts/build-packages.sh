@@ -77,6 +77,8 @@ fi
 modules=("$release/libpam_twofold.so")
 want rpm && modules+=("$rpm_module")
 [ -f "$release/twofold" ] || die "$release/twofold is missing; run without --no-build"
+# The TOML parser the module loads for files that are not plain (pam_module/src/toml_library.rs).
+[ -f "$release/libtwofold_toml.so" ] || die "$release/libtwofold_toml.so is missing; run without --no-build"
 # What ships is a release build: no test-only hook (debug_panic exists in debug builds
 # only). The .deb's module has libgcc's unwinder linked in (pam_module/build.rs), so it does
 # not load libgcc_s into sshd and sudo; the .rpm's binaries need no glibc newer than RHEL 9's.
@@ -93,7 +95,7 @@ fi
 newest_glibc() { objdump -T "$1" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1; }
 rpm_glibc=2.34 # RHEL 9
 if want rpm && command -v objdump >/dev/null; then
-    for f in "$release/twofold" "$rpm_module"; do
+    for f in "$release/twofold" "$rpm_module" "$release/libtwofold_toml.so"; do
         v=$(newest_glibc "$f")
         if [ "$(printf '%s\n%s\n' "$v" "$rpm_glibc" | sort -V | tail -n 1)" != "$rpm_glibc" ]; then
             die "$f needs glibc $v; the .rpm is for glibc $rpm_glibc (RHEL 9)"
@@ -152,7 +154,8 @@ fi
 # target/release with their old mtimes when a build switches back to them.
 file_hash() { sha256sum "$1" | cut -d' ' -f1; }
 if want rpm; then
-    for pair in "$release/twofold:usr/bin/twofold" "$rpm_module:usr/lib64/security/pam_twofold.so"; do
+    for pair in "$release/twofold:usr/bin/twofold" "$rpm_module:usr/lib64/security/pam_twofold.so" \
+        "$release/libtwofold_toml.so:usr/lib64/twofold/libtwofold_toml.so"; do
         src=${pair%%:*} dest=$stage/rpm/${pair#*:}
         src_hash=$(file_hash "$src")
         if [ ! -f "$dest" ] || [ "$(cat "$dest.source" 2>/dev/null)" != "$src_hash" ]; then
@@ -185,7 +188,8 @@ record_inputs() { # package, inputs...
     shift
     echo "$(inputs_hash "$@") $(file_hash "$pkg")" >"$pkg.inputs"
 }
-inputs=(enroll_cli/Cargo.toml packaging "$release/twofold" "$release/libpam_twofold.so")
+inputs=(enroll_cli/Cargo.toml packaging "$release/twofold" "$release/libpam_twofold.so"
+    "$release/libtwofold_toml.so")
 
 outputs=()
 if want deb; then

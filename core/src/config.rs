@@ -150,7 +150,9 @@ impl std::error::Error for ConfigError {}
 struct RawConfig {
     secret_path: Option<String>,
     unenrolled: Option<Unenrolled>,
-    unenrolled_allow_until: Option<toml::value::Datetime>,
+    /// A TOML date-time, as the `toml` crate writes it back (`validate` reads it).
+    #[serde(default, deserialize_with = "datetime_text")]
+    unenrolled_allow_until: Option<String>,
     exempt_groups: Option<Vec<String>>,
     window: Option<i64>,
     prompt: Option<String>,
@@ -203,7 +205,14 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, String> {
         let raw = match fast::read(text) {
             Some(raw) => raw,
-            None => with_toml(text)?,
+            // Not plain: the TOML parser (`fallback.rs`) answers with the values in
+            // `RawConfig`'s line form, or the `toml` path's message.
+            None => {
+                let lines = crate::fallback::parse(crate::fallback::Kind::Config, text)?;
+                RawConfig::decode(&lines).ok_or(
+                    "came back from the TOML parser in a form twofold cannot read; report this as a bug",
+                )?
+            }
         };
         Config::validate(raw)
     }
@@ -234,7 +243,7 @@ impl Config {
         }
         if let Some(d) = raw.unenrolled_allow_until {
             c.unenrolled_allow_until = Some(
-                crate::time::parse_rfc3339(&d.to_string())
+                crate::time::parse_rfc3339(&d)
                     .map_err(|e| format!("unenrolled_allow_until: {e}"))?,
             );
         }
@@ -333,6 +342,156 @@ fn with_toml(text: &str) -> Result<RawConfig, String> {
     toml::from_str(text).map_err(|e| format!("is not valid: {}", e.message()))
 }
 
+/// The TOML parser's side of `Config::parse` for a file that is not plain (`fallback.rs`): the
+/// values read by the `toml` crate, in `RawConfig`'s line form.
+pub(crate) fn encode_with_toml(text: &str) -> Result<String, String> {
+    with_toml(text).map(|raw| raw.encode())
+}
+
+fn datetime_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<toml::value::Datetime>::deserialize(d).map(|v| v.map(|d| d.to_string()))
+}
+
+/// `RawConfig`'s line form, the answer of the TOML parser (`fallback.rs`): a line a value that
+/// is set, `name` and the value after a tab; a list has its items each after a tab; a string
+/// has its `\`, tab and newline escaped as `\\`, `\t` and `\n`. Private to the two sides,
+/// which are always the same version of this crate.
+impl RawConfig {
+    fn encode(&self) -> String {
+        fn text(out: &mut String, name: &str, value: &Option<String>) {
+            if let Some(v) = value {
+                out.push_str(name);
+                out.push('\t');
+                escape_into(out, v);
+                out.push('\n');
+            }
+        }
+        fn number(out: &mut String, name: &str, value: Option<i64>) {
+            if let Some(n) = value {
+                out.push_str(name);
+                out.push('\t');
+                out.push_str(&n.to_string());
+                out.push('\n');
+            }
+        }
+        let mut out = String::new();
+        text(&mut out, "secret_path", &self.secret_path);
+        if let Some(u) = self.unenrolled {
+            out.push_str(match u {
+                Unenrolled::Deny => "unenrolled\tdeny\n",
+                Unenrolled::Allow => "unenrolled\tallow\n",
+            });
+        }
+        text(
+            &mut out,
+            "unenrolled_allow_until",
+            &self.unenrolled_allow_until,
+        );
+        if let Some(groups) = &self.exempt_groups {
+            out.push_str("exempt_groups");
+            for g in groups {
+                out.push('\t');
+                escape_into(&mut out, g);
+            }
+            out.push('\n');
+        }
+        number(&mut out, "window", self.window);
+        text(&mut out, "prompt", &self.prompt);
+        text(&mut out, "issuer", &self.issuer);
+        text(&mut out, "audit_log", &self.audit_log);
+        if let Some(r) = &self.rate_limit {
+            out.push_str("rate_limit\n");
+            number(&mut out, "free_failures", r.free_failures);
+            number(&mut out, "base_delay_secs", r.base_delay_secs);
+            number(&mut out, "max_delay_secs", r.max_delay_secs);
+            number(&mut out, "totp_lockout_after", r.totp_lockout_after);
+        }
+        out
+    }
+
+    /// The line form back; `None` for anything `encode` does not write.
+    fn decode(lines: &str) -> Option<RawConfig> {
+        fn set<T>(field: &mut Option<T>, value: T) -> Option<()> {
+            field.is_none().then(|| *field = Some(value))
+        }
+        let mut raw = RawConfig::default();
+        if lines.is_empty() {
+            return Some(raw);
+        }
+        for line in lines.strip_suffix('\n')?.split('\n') {
+            let mut fields = line.split('\t');
+            let name = fields.next()?;
+            if name == "exempt_groups" {
+                let groups = fields.map(unescape).collect::<Option<Vec<_>>>()?;
+                set(&mut raw.exempt_groups, groups)?;
+                continue;
+            }
+            if name == "rate_limit" {
+                fields.next().is_none().then_some(())?;
+                set(&mut raw.rate_limit, RawRateLimit::default())?;
+                continue;
+            }
+            let value = fields.next()?;
+            fields.next().is_none().then_some(())?;
+            let r = raw.rate_limit.as_mut();
+            match (name, r) {
+                ("secret_path", None) => set(&mut raw.secret_path, unescape(value)?)?,
+                ("unenrolled", None) => set(
+                    &mut raw.unenrolled,
+                    match value {
+                        "deny" => Unenrolled::Deny,
+                        "allow" => Unenrolled::Allow,
+                        _ => return None,
+                    },
+                )?,
+                ("unenrolled_allow_until", None) => {
+                    set(&mut raw.unenrolled_allow_until, unescape(value)?)?
+                }
+                ("window", None) => set(&mut raw.window, value.parse().ok()?)?,
+                ("prompt", None) => set(&mut raw.prompt, unescape(value)?)?,
+                ("issuer", None) => set(&mut raw.issuer, unescape(value)?)?,
+                ("audit_log", None) => set(&mut raw.audit_log, unescape(value)?)?,
+                ("free_failures", Some(r)) => set(&mut r.free_failures, value.parse().ok()?)?,
+                ("base_delay_secs", Some(r)) => set(&mut r.base_delay_secs, value.parse().ok()?)?,
+                ("max_delay_secs", Some(r)) => set(&mut r.max_delay_secs, value.parse().ok()?)?,
+                ("totp_lockout_after", Some(r)) => {
+                    set(&mut r.totp_lockout_after, value.parse().ok()?)?
+                }
+                _ => return None,
+            }
+        }
+        Some(raw)
+    }
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '\\' => match chars.next()? {
+                '\\' => '\\',
+                't' => '\t',
+                'n' => '\n',
+                _ => return None,
+            },
+            c => c,
+        });
+    }
+    Some(out)
+}
+
 fn parse_secret_path(p: &str) -> Result<SecretPath, String> {
     let bad = |why: &str| Err(format!("secret_path = \"{p}\": {why}"));
     if !(p.starts_with('/') || p.starts_with("{home}/")) {
@@ -381,6 +540,46 @@ mod tests {
             p.expand("bob", 7, "/home/{user}///"),
             "/home/{user}/.config/twofold/secrets.toml"
         );
+    }
+
+    /// The line form carries every value the `toml` crate reads, whatever the strings hold,
+    /// and takes nothing else back.
+    #[test]
+    fn the_line_form_carries_what_the_toml_crate_read() {
+        let texts = [
+            "",
+            "window = 3",
+            "exempt_groups = []",
+            "exempt_groups = ['']",
+            "exempt_groups = [\"a\\\\b\", 'c\td', \"\"\"x\ny\"\"\", \"\\\\t\\\\n\"]",
+            "prompt = \"tab\\there\\nnewline \\\\ back \\u00e9 \\u0000 end\"",
+            "secret_path = '/var/lib/x/{user}'\nunenrolled = 'allow'\nissuer = 'é'\naudit_log = \"/a\"",
+            "unenrolled_allow_until = 2026-12-31T00:00:00Z",
+            "unenrolled_allow_until = 2026-12-31 10:00:00.5+02:00",
+            "[rate_limit]",
+            "[rate_limit]\nfree_failures = -7\ntotp_lockout_after = 9223372036854775807",
+            "window = -9223372036854775808\n[rate_limit]\nbase_delay_secs = 1\nmax_delay_secs = 2",
+        ];
+        for text in texts {
+            let raw = with_toml(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            let lines = raw.encode();
+            assert_eq!(RawConfig::decode(&lines), Some(raw), "{text}\n{lines}");
+        }
+        for bad in [
+            "window\t1",
+            "window\t1\nwindow\t2\n",
+            "nope\tx\n",
+            "free_failures\t1\n",
+            "rate_limit\nwindow\t1\n",
+            "rate_limit\nrate_limit\n",
+            "prompt\ta\\x\n",
+            "prompt\ta\tb\n",
+            "unenrolled\tmaybe\n",
+            "window\tx\n",
+            "\n",
+        ] {
+            assert_eq!(RawConfig::decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -225,16 +225,33 @@ impl SecretFile {
         }
         let text = std::str::from_utf8(bytes).map_err(|_| e("file is not UTF-8 text".into()))?;
         // The file as twofold writes it is read by a reader for exactly that shape
-        // (`canonical.rs`); anything else, and any other version, goes to the toml crate.
+        // (`canonical.rs`); anything else, and any other version, goes to the TOML parser
+        // (`fallback.rs`), which answers with the file as twofold writes it, or the `toml`
+        // path's message.
         if let Some(file) = crate::canonical::read(text) {
             if file.version == VERSION {
                 file.check()?;
                 return Ok(file);
             }
         }
-        // One parse in the usual case (a TOML parse is most of a login's work). A file that
-        // does not parse, or has another version, is looked at again for its version alone,
-        // so a newer format gets a message about the version rather than about a field.
+        let canonical =
+            crate::fallback::parse(crate::fallback::Kind::SecretFile, text).map_err(e)?;
+        match crate::canonical::read(&canonical) {
+            Some(file) if file.version == VERSION => {
+                file.check()?;
+                Ok(file)
+            }
+            _ => Err(e("file came back from the TOML parser in a form twofold cannot read; report this as a bug".into())),
+        }
+    }
+
+    /// [`SecretFile::parse`]'s answer for a text that is not in the canonical shape, from the
+    /// `toml` crate: what the TOML parser of `fallback.rs` runs.
+    pub fn parse_with_toml(text: &str) -> Result<SecretFile, FormatError> {
+        let e = |m: String| FormatError(m);
+        // One parse in the usual case. A file that does not parse, or has another version, is
+        // looked at again for its version alone, so a newer format gets a message about the
+        // version rather than about a field.
         let parsed = toml::from_str::<SecretFile>(text);
         if !matches!(&parsed, Ok(file) if file.version == VERSION) {
             #[derive(Deserialize)]

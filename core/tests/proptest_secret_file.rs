@@ -14,6 +14,8 @@ proptest! {
 
     #[test]
     fn parse_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        // Texts that are not plain go to the toml crate, in this process.
+        twofold_core::fallback::install(twofold_core::fallback::with_toml_crate);
         let _ = SecretFile::parse(&bytes);
     }
 
@@ -22,6 +24,8 @@ proptest! {
         file in valid_file(),
         edits in prop::collection::vec((any::<Index>(), any::<u8>(), 0u8..4), 1..8),
     ) {
+        // Texts that are not plain go to the toml crate, in this process.
+        twofold_core::fallback::install(twofold_core::fallback::with_toml_crate);
         let mut bytes = file.to_toml().unwrap().as_bytes().to_vec();
         for (at, byte, kind) in edits {
             let i = at.index(bytes.len() + 1);
@@ -49,6 +53,8 @@ proptest! {
 
     #[test]
     fn every_valid_file_round_trips(file in valid_file()) {
+        // Texts that are not plain go to the toml crate, in this process.
+        twofold_core::fallback::install(twofold_core::fallback::with_toml_crate);
         prop_assert!(file.check().is_ok());
         let text = file.to_toml().unwrap();
         // Written in the canonical shape, which the toml crate reads as the same file.
@@ -59,6 +65,8 @@ proptest! {
 
     #[test]
     fn times_past_the_signed_64_bit_range_round_trip_too(file in valid_file(), t in (MAX_TOML_INT + 1)..=u64::MAX) {
+        // Texts that are not plain go to the toml crate, in this process.
+        twofold_core::fallback::install(twofold_core::fallback::with_toml_crate);
         // TOML integers are signed; the toml crate still writes and reads a u64 faithfully.
         let mut file = file;
         file.state.last_login = Some(t);

@@ -7,6 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use twofold_core::config::Config;
 
 fuzz_target!(|data: &[u8]| {
+    // Texts that are not plain go to the toml crate, in this process.
+    twofold_core::fallback::install(twofold_core::fallback::with_toml_crate);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

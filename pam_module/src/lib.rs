@@ -18,6 +18,7 @@ use twofold_core::config::{self, Config};
 use zeroize::Zeroizing;
 
 mod log;
+mod toml_library;
 
 struct Twofold;
 pam::pam_hooks!(Twofold);
@@ -41,23 +42,28 @@ impl PamHooks for Twofold {
     }
 }
 
-/// Module arguments: `config=PATH`. Anything else is a configuration error.
+/// Module arguments: `config=PATH` and `toml_library=PATH` (where `libtwofold_toml.so` is, when
+/// not where the packages put it: `toml_library.rs`). Anything else is a configuration error.
+/// Returns the configuration's path.
 fn parse_args(args: &[&CStr]) -> Result<String, String> {
     let mut path = config::DEFAULT_PATH.to_string();
+    let mut library = None;
     for arg in args {
         let arg = arg
             .to_str()
             .map_err(|_| "a module argument is not UTF-8".to_string())?;
         match arg.split_once('=') {
             Some(("config", p)) if p.starts_with('/') => path = p.to_string(),
+            Some(("toml_library", p)) if p.starts_with('/') => library = Some(p),
             _ => {
                 return Err(format!(
-                    "unknown module argument `{}`; the only one is config=/path",
+                    "unknown module argument `{}`; the known ones are config=/path and toml_library=/path",
                     arg.escape_default()
                 ))
             }
         }
     }
+    toml_library::set_path(library);
     Ok(path)
 }
 
@@ -112,6 +118,8 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         c
     };
 
+    // Files that are not plain go to libtwofold_toml.so, loaded only then (toml_library.rs).
+    twofold_core::fallback::install(toml_library::parse);
     let config =
         match parse_args(args).and_then(|path| Config::load(&path).map_err(|e| e.to_string())) {
             Ok(c) => c,

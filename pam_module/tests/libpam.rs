@@ -288,3 +288,64 @@ fn concurrent_logins_with_one_code_give_exactly_one_success() {
     assert_eq!(successes, 1);
     assert!(h.read_file("alice", ALICE).check().is_ok());
 }
+
+/// A secret file edited by hand (not in the shape twofold writes) and a configuration with a
+/// date-time are read through libtwofold_toml.so, loaded only for them: the login works, and
+/// the file is written back in twofold's own shape.
+#[test]
+fn files_that_are_not_plain_are_read_through_the_toml_library() {
+    let mut h = host_with_alice();
+    let e = h.enroll("alice", ALICE, 0);
+    let path = h.secret_path("alice");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("# edited by hand\n{text}")).unwrap();
+    // A literal string and a date-time with a space: TOML, but not the plain subset.
+    h.config("# a comment\nprompt = 'Code: '\nunenrolled_allow_until = 2001-01-01 00:00:00Z\n");
+    h.login("alice", e.code_at(now()).as_bytes())
+        .assert_success();
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(!after.contains("edited by hand"), "{after}");
+    assert!(
+        twofold_core::canonical::read(&after).is_some(),
+        "not in twofold's own shape:\n{after}"
+    );
+}
+
+/// Without the library, plain files still work; a file that needs it denies the login, fails
+/// closed, and the log says which library is missing. A library that others could have
+/// changed is not loaded.
+#[test]
+fn without_the_toml_library_only_plain_files_are_read() {
+    let mut h = host_with_alice();
+    let e = h.enroll("alice", ALICE, 0);
+    let so = h.so.display().to_string();
+    let cfg = h.config_path().display().to_string();
+    let missing = "/nonexistent/libtwofold_toml.so";
+    h.stack(&format!(
+        "auth required {so} config={cfg} toml_library={missing}\n"
+    ));
+    h.config("window = 1\n");
+    h.login("alice", e.code_at(now()).as_bytes())
+        .assert_success();
+    h.config("window = 1 # the comment and this date-time are plain\nunenrolled_allow_until = 2001-01-01T00:00:00Z\n");
+    h.login("alice", e.code_at(now() + 30).as_bytes())
+        .assert_success();
+    h.config("window = 1\nprompt = 'a literal string is not plain: '\n");
+    h.login("alice", e.code_at(now() + 60).as_bytes())
+        .assert_denied()
+        .assert_log("TOML parser library /nonexistent/libtwofold_toml.so is not installed");
+
+    // A copy of the real library in a directory everyone may write to.
+    let built = module_file().with_file_name("libtwofold_toml.so");
+    let open_dir = h.root.join("open");
+    std::fs::create_dir_all(&open_dir).unwrap();
+    std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::copy(&built, open_dir.join("libtwofold_toml.so")).unwrap();
+    h.stack(&format!(
+        "auth required {so} config={cfg} toml_library={}/libtwofold_toml.so\n",
+        open_dir.display()
+    ));
+    h.login("alice", e.code_at(now() + 90).as_bytes())
+        .assert_denied()
+        .assert_log("is not safe to load");
+}

@@ -16,8 +16,7 @@
 //! - the table header `[rate_limit]`, once, maybe indented, maybe with a comment after a space
 //!   or tab, and no other header;
 //! - `key = value`, maybe indented, spaces or tabs around `=`, where the key is a bare word
-//!   naming a field of the table it is in (`unenrolled_allow_until`, a TOML date-time, is
-//!   left to the `toml` crate), each at most once; the value of the field's type:
+//!   naming a field of the table it is in, each at most once; the value of the field's type:
 //!   - a string: a basic string `"…"` without escapes, so without `\`, and without control
 //!     characters (tab included: allowed by TOML, but left to the `toml` crate);
 //!   - `unenrolled`: one of the strings `"deny"` and `"allow"`;
@@ -25,6 +24,10 @@
 //!     zero (`0` itself, not `-0`), no `+` and no `_`;
 //!   - `exempt_groups`: such strings in `[…]` on one line, separated by commas, without a
 //!     trailing comma; spaces and tabs inside;
+//!   - `unenrolled_allow_until`: a date-time written `YYYY-MM-DDTHH:MM:SSZ` exactly, with a
+//!     day of the month up to 28 (so valid in every month) and a time up to 23:59:59; any
+//!     other form of TOML date-time (an offset, a fraction, a space for `T`, a later day) is
+//!     left to the `toml` crate;
 //!
 //!   and after the value maybe spaces or tabs and a comment, with at least one space or tab
 //!   between the value and the `#`.
@@ -94,7 +97,13 @@ fn key_value<'a>(raw: &mut RawConfig, line: &'a str) -> Option<&'a str> {
             "prompt" => string_to(&mut raw.prompt, value),
             "issuer" => string_to(&mut raw.issuer, value),
             "audit_log" => string_to(&mut raw.audit_log, value),
-            // `unenrolled_allow_until` (a date-time), `rate_limit` as a key, unknown keys.
+            "unenrolled_allow_until" => {
+                let (t, rest) = datetime(value)?;
+                let rest = after_value(rest)?;
+                set(&mut raw.unenrolled_allow_until, t.to_owned())?;
+                Some(rest)
+            }
+            // `rate_limit` as a key, unknown keys.
             _ => None,
         },
         Some(r) => match key {
@@ -233,6 +242,32 @@ fn string_array(s: &str) -> Option<(Vec<String>, &str)> {
     }
 }
 
+/// A date-time `YYYY-MM-DDTHH:MM:SSZ` at the start of `s`, as the `toml` crate writes it back
+/// (so `validate` sees the same text either way), and what follows it. Only days 01 to 28 and
+/// times up to 23:59:59: every such date-time is valid, and anything else is declined.
+fn datetime(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes().get(..20)?;
+    let two = |i: usize, max: u8| {
+        let (hi, lo) = (b[i], b[i + 1]);
+        hi.is_ascii_digit() && lo.is_ascii_digit() && (hi - b'0') * 10 + (lo - b'0') <= max
+    };
+    let plain = b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && two(5, 12)
+        && &b[5..7] != b"00"
+        && b[7] == b'-'
+        && two(8, 28)
+        && &b[8..10] != b"00"
+        && b[10] == b'T'
+        && two(11, 23)
+        && b[13] == b':'
+        && two(14, 59)
+        && b[16] == b':'
+        && two(17, 59)
+        && b[19] == b'Z';
+    plain.then(|| s.split_at(20))
+}
+
 /// A plain decimal integer at the start of `s`, and what follows it: `0`, or up to 18 digits
 /// (so within `i64`) without a leading zero, maybe after a `-`. Whatever follows the digits
 /// must end the line ([`after_value`]), so `-0`, `+1`, `1_000`, `0x10`, `1e3` and `1.0` are
@@ -321,6 +356,10 @@ totp_lockout_after = 100
             "window = 999999999999999999",
             "window = -999999999999999999",
             "unenrolled = \"deny\" #\tanything: ✓ \"' \\ [x] = 1 # \u{a0}\n",
+            "unenrolled_allow_until = 2026-12-28T23:59:59Z",
+            "unenrolled_allow_until = 2001-01-01T00:00:00Z # past",
+            "unenrolled_allow_until = 0000-01-01T00:00:00Z",
+            "unenrolled_allow_until = 9999-10-19T09:09:09Z\r\nwindow = 2",
             "exempt_groups = []",
             "exempt_groups = [ ]",
             "exempt_groups = [\t\"a\" ,\"b\",\t\"c\" ] # groups",
@@ -366,9 +405,27 @@ totp_lockout_after = 100
     #[test]
     fn anything_else_is_left_to_the_toml_crate() {
         for text in [
-            // A date-time: always the toml crate's.
+            // Date-times other than YYYY-MM-DDTHH:MM:SSZ with a day up to 28.
             "unenrolled_allow_until = 2026-12-31T00:00:00Z",
-            "unenrolled_allow_until = 2026-12-31",
+            "unenrolled_allow_until = 2026-12-29T00:00:00Z",
+            "unenrolled_allow_until = 2026-02-30T00:00:00Z",
+            "unenrolled_allow_until = 2026-13-01T00:00:00Z",
+            "unenrolled_allow_until = 2026-00-01T00:00:00Z",
+            "unenrolled_allow_until = 2026-01-00T00:00:00Z",
+            "unenrolled_allow_until = 2026-01-01T24:00:00Z",
+            "unenrolled_allow_until = 2026-01-01T00:60:00Z",
+            "unenrolled_allow_until = 2026-01-01T00:00:60Z",
+            "unenrolled_allow_until = 2026-01-01t00:00:00Z",
+            "unenrolled_allow_until = 2026-01-01T00:00:00z",
+            "unenrolled_allow_until = 2026-01-01 00:00:00Z",
+            "unenrolled_allow_until = 2026-01-01T00:00:00.5Z",
+            "unenrolled_allow_until = 2026-01-01T00:00:00+01:00",
+            "unenrolled_allow_until = 2026-01-01T00:00:00",
+            "unenrolled_allow_until = 2026-01-01T00:00:00Zx",
+            "unenrolled_allow_until = 2026-01-01T00:00:00Z#c",
+            "unenrolled_allow_until = 2026-01-01",
+            "unenrolled_allow_until = 12026-01-01T00:00:00Z",
+            "unenrolled_allow_until = 2026-01-01T00:00:00Z\nunenrolled_allow_until = 2026-01-01T00:00:00Z",
             "unenrolled_allow_until = \"2026-12-31T00:00:00Z\"",
             // Other strings.
             "prompt = 'Code: '",

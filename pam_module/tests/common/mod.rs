@@ -55,6 +55,9 @@ fn module_path() -> PathBuf {
                     "--quiet",
                     "-p",
                     "pam_twofold",
+                    // What the module loads for files that are not plain (toml_library.rs).
+                    "-p",
+                    "twofold-toml",
                     "--profile",
                     profile,
                 ])
@@ -215,11 +218,20 @@ impl Host {
             _socket: socket,
         };
         host.stack(&format!(
-            "auth required {} config={}\nauth optional pam_permit.so\n",
+            "auth required {} config={} {}\nauth optional pam_permit.so\n",
             host.so.display(),
-            host.config_path().display()
+            host.config_path().display(),
+            host.toml_library_arg()
         ));
         host
+    }
+
+    /// The module argument naming the TOML parser library built beside the module.
+    pub fn toml_library_arg(&self) -> String {
+        format!(
+            "toml_library={}",
+            self.so.with_file_name("libtwofold_toml.so").display()
+        )
     }
 
     pub fn config_path(&self) -> PathBuf {
