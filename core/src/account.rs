@@ -58,7 +58,7 @@ fn lookup_error(e: nix::errno::Errno) -> AccountError {
     use nix::errno::Errno;
     match e {
         Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM => AccountError::Unknown,
-        e => AccountError::Lookup(e.to_string()),
+        e => AccountError::Lookup(crate::errno_text(e as i32)),
     }
 }
 
@@ -100,8 +100,9 @@ impl Account {
         }
         let cname =
             CString::new(self.name.as_str()).map_err(|_| AccountError::BadName("contains NUL"))?;
-        let mine = nix::unistd::getgrouplist(&cname, Gid::from_raw(self.gid))
-            .map_err(|e| AccountError::Lookup(format!("group list: {e}")))?;
+        let mine = nix::unistd::getgrouplist(&cname, Gid::from_raw(self.gid)).map_err(|e| {
+            AccountError::Lookup(format!("group list: {}", crate::errno_text(e as i32)))
+        })?;
         for g in groups {
             if let Ok(Some(group)) = Group::from_name(g) {
                 if mine.contains(&group.gid) {

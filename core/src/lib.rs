@@ -30,6 +30,19 @@ pub use secret::SecretFile;
 /// Seconds since the Unix epoch. The core never reads the clock itself.
 pub type UnixTime = u64;
 
+/// The system's text for an errno value, as `strerror` gives it ("No such file or directory").
+/// Not nix's `Errno::desc` or `Display`: their tables of 134 texts and 134 names are pointers
+/// the dynamic loader relocates at every login's load of the module (≈ 3.5 k instructions,
+/// BENCHMARKS.md), for messages only written when something fails.
+pub fn errno_text(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    // std's form is "TEXT (os error N)".
+    match text.rfind(" (os error ") {
+        Some(end) => text[..end].to_string(),
+        None => text,
+    }
+}
+
 /// Appends `n` in decimal, zero-padded to at least `min_width` digits. For text built on the
 /// login path (the secret file, the secret path, the auth log line), where `format!`'s
 /// machinery costs more than the rest of the line (BENCHMARKS.md).
@@ -61,5 +74,29 @@ mod tests {
         super::push_decimal(&mut s, 0, 0);
         super::push_decimal(&mut s, u64::MAX, 1);
         assert_eq!(s, format!("0701230{}", u64::MAX));
+    }
+
+    /// The system's texts, without std's " (os error N)"; for the errors a login's messages
+    /// name (a full or read-only disk, permissions), the same texts nix gave.
+    #[test]
+    fn errno_texts_are_the_systems() {
+        use nix::errno::Errno;
+        for e in [Errno::ENOENT, Errno::EACCES, Errno::EROFS, Errno::ENOSPC] {
+            assert_eq!(super::errno_text(e as i32), e.desc());
+        }
+        // glibc's own wording where nix had another.
+        assert_eq!(
+            super::errno_text(Errno::ELOOP as i32),
+            "Too many levels of symbolic links"
+        );
+        assert_eq!(
+            super::errno_text(Errno::EDQUOT as i32),
+            "Disk quota exceeded"
+        );
+        assert_eq!(
+            super::errno_text(Errno::ENOENT as i32),
+            "No such file or directory"
+        );
+        assert_eq!(super::errno_text(99_999), "Unknown error 99999");
     }
 }

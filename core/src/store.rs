@@ -165,7 +165,7 @@ impl StoreError {
         };
         StoreError {
             path: path.into(),
-            problem: format!("{what} failed: {}", e.desc()),
+            problem: format!("{what} failed: {}", crate::errno_text(e as i32)),
             fix: fix.into(),
             kind: ErrorKind::Io,
         }
