@@ -189,3 +189,29 @@ fn status_shows_the_app_code_lock() {
         false
     );
 }
+
+/// Files that are not plain (a literal string, a date-time with a space, a secret file
+/// edited by hand) are read by the CLI's TOML parser, in-process (core/src/fallback.rs), as
+/// they were before the plain readers existed.
+#[test]
+fn files_that_are_not_plain_are_read_through_the_toml_crate() {
+    let env = Env::with_config(|dir| {
+        format!(
+            "secret_path = '{dir}/secrets/{{user}}.toml' # a literal string\n\
+             unenrolled = \"allow\"\n\
+             unenrolled_allow_until = 2099-01-01 00:00:00Z\n"
+        )
+    });
+    env.enroll("nobody");
+    let path = env.secret_path("nobody");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("# edited by hand\n{text}")).unwrap();
+    let json = env
+        .run(&["--json", "--user", "nobody", "status"])
+        .success()
+        .json();
+    assert_eq!(json["enrolled"], true, "{json}");
+    assert_eq!(json["devices"].as_array().map(Vec::len), Some(1), "{json}");
+    // The literal string's path, so the configuration went through the toml crate.
+    assert_eq!(json["secret_path"], path.display().to_string(), "{json}");
+}
