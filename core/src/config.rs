@@ -411,9 +411,7 @@ impl RawConfig {
 
     /// The line form back; `None` for anything `encode` does not write.
     fn decode(lines: &str) -> Option<RawConfig> {
-        fn set<T>(field: &mut Option<T>, value: T) -> Option<()> {
-            field.is_none().then(|| *field = Some(value))
-        }
+        use fast::set;
         let mut raw = RawConfig::default();
         if lines.is_empty() {
             return Some(raw);

@@ -228,21 +228,17 @@ impl SecretFile {
         // (`canonical.rs`); anything else, and any other version, goes to the TOML parser
         // (`fallback.rs`), which answers with the file as twofold writes it, or the `toml`
         // path's message.
-        if let Some(file) = crate::canonical::read(text) {
-            if file.version == VERSION {
-                file.check()?;
-                return Ok(file);
+        let current = |text: &str| crate::canonical::read(text).filter(|f| f.version == VERSION);
+        let file = match current(text) {
+            Some(file) => file,
+            None => {
+                let canonical =
+                    crate::fallback::parse(crate::fallback::Kind::SecretFile, text).map_err(e)?;
+                current(&canonical).ok_or_else(|| e("file came back from the TOML parser in a form twofold cannot read; report this as a bug".into()))?
             }
-        }
-        let canonical =
-            crate::fallback::parse(crate::fallback::Kind::SecretFile, text).map_err(e)?;
-        match crate::canonical::read(&canonical) {
-            Some(file) if file.version == VERSION => {
-                file.check()?;
-                Ok(file)
-            }
-            _ => Err(e("file came back from the TOML parser in a form twofold cannot read; report this as a bug".into())),
-        }
+        };
+        file.check()?;
+        Ok(file)
     }
 
     /// [`SecretFile::parse`]'s answer for a text that is not in the canonical shape, from the

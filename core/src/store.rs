@@ -20,7 +20,7 @@ use nix::unistd::{Gid, Uid};
 // instead of through libc: each libc function the module uses is one more symbol that every
 // login's dlopen must look up (~1 k instructions each, BENCHMARKS.md). nix stays for what only
 // libc can do (user and group lookups through NSS) and for setfsuid/setfsgid. Errors are
-// turned into nix's `Errno` (`sys`), whose descriptions the messages have always used.
+// turned into nix's `Errno` (`sys`) for matching; their texts come from `errno_text`.
 use rustix::fs::{
     flock, fstat, fsync, mkdirat, openat, renameat, statat, unlinkat, AtFlags, FileType,
     FlockOperation, Mode, OFlags, Stat,
@@ -105,11 +105,16 @@ impl Location {
     // Built by appending, not `format!`: a login asks for these about ten times, and the
     // formatting machinery cost ≈ 0.8 k instructions a call (BENCHMARKS.md).
     pub fn path(&self) -> String {
+        self.path_of(&self.file)
+    }
+
+    /// The path of `name` in the secret's directory (the file itself, its lock).
+    fn path_of(&self, name: &str) -> String {
         let dir = self.dir.trim_end_matches('/');
-        let mut p = String::with_capacity(dir.len() + 1 + self.file.len());
+        let mut p = String::with_capacity(dir.len() + 1 + name.len());
         p.push_str(dir);
         p.push('/');
-        p.push_str(&self.file);
+        p.push_str(name);
         p
     }
 
@@ -470,7 +475,7 @@ impl SecretStore {
     /// Takes the user's lock, waiting up to a few seconds for another login.
     pub fn lock(&self) -> Result<Lock, StoreError> {
         let name = self.loc.lock_name();
-        let path = format!("{}/{}", self.loc.dir.trim_end_matches('/'), name);
+        let path = self.loc.path_of(&name);
         let base = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
         // Read-only is enough for flock, and works on a read-only filesystem.
         let fd = match openat(

@@ -117,7 +117,8 @@ fn key_value<'a>(raw: &mut RawConfig, line: &'a str) -> Option<&'a str> {
 }
 
 /// Fills an empty field; `None` if the file has set it already (a repeated key or table).
-fn set<T>(field: &mut Option<T>, value: T) -> Option<()> {
+/// Also what `RawConfig::decode` uses for its line form.
+pub(super) fn set<T>(field: &mut Option<T>, value: T) -> Option<()> {
     if field.is_some() {
         return None;
     }
