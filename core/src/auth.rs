@@ -393,7 +393,7 @@ mod tests {
             return;
         };
         let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
-        let path = loc.path();
+        let path = loc.path().to_string();
         let mut conv = DuringPrompt {
             answer: code.as_bytes().to_vec(),
             action: Some(Box::new(move || std::fs::remove_file(&path).unwrap())),

@@ -113,6 +113,15 @@ impl Writer {
     fn quoted(&mut self, v: &str) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
         self.0.push('"');
+        // Names, secrets and hashes rarely hold anything to escape: then one append.
+        if !v
+            .bytes()
+            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
+        {
+            self.0.push_str(v);
+            self.0.push('"');
+            return;
+        }
         for c in v.chars() {
             match c {
                 '"' => self.0.push_str("\\\""),

@@ -68,7 +68,7 @@ impl SecretPath {
         let home = home.trim_end_matches('/');
         let mut out = String::with_capacity(self.template.len() + home.len() + user.len());
         let mut rest = self.template.as_str();
-        while let Some(i) = rest.find('{') {
+        while let Some(i) = rest.find(|c: char| c == '{') {
             out.push_str(&rest[..i]);
             let tail = &rest[i..];
             rest = if let Some(r) = tail.strip_prefix("{user}") {
@@ -180,7 +180,15 @@ impl Config {
             path: path.to_string(),
             message,
         };
-        let bytes = match std::fs::read(path) {
+        // At most one byte past the limit is read: enough to know the file is too large.
+        let read = || -> std::io::Result<(Vec<u8>, u64)> {
+            let mut file = std::fs::File::open(path)?;
+            let size = file.metadata()?.len();
+            let mut bytes = Vec::new();
+            crate::read_sized(&mut file, size, MAX_CONFIG_BYTES, &mut bytes)?;
+            Ok((bytes, size))
+        };
+        let (bytes, size) = match read() {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(err(format!("cannot be read ({e}); check its permissions"))),
@@ -188,7 +196,7 @@ impl Config {
         if bytes.len() > MAX_CONFIG_BYTES {
             return Err(err(format!(
                 "is {} bytes, more than the {MAX_CONFIG_BYTES} allowed",
-                bytes.len()
+                size.max(bytes.len() as u64)
             )));
         }
         let text = std::str::from_utf8(&bytes).map_err(|_| err("is not UTF-8 text".into()))?;

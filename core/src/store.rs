@@ -26,7 +26,7 @@ use rustix::fs::{
     FlockOperation, Mode, OFlags, Stat,
 };
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -58,6 +58,8 @@ pub struct Location {
     pub dir: String,
     pub file: String,
     pub owner: Owner,
+    /// `dir` and `file` joined, made once: logs and errors name it.
+    path: String,
 }
 
 impl Location {
@@ -91,7 +93,7 @@ impl Location {
                 "fix secret_path in twofold.toml",
             ));
         }
-        Ok(Location {
+        let mut loc = Location {
             dir: if dir.is_empty() {
                 "/".into()
             } else {
@@ -99,13 +101,16 @@ impl Location {
             },
             file: file.into(),
             owner,
-        })
+            path: String::new(),
+        };
+        loc.path = loc.path_of(&loc.file);
+        Ok(loc)
     }
 
-    // Built by appending, not `format!`: a login asks for these about ten times, and the
-    // formatting machinery cost ≈ 0.8 k instructions a call (BENCHMARKS.md).
-    pub fn path(&self) -> String {
-        self.path_of(&self.file)
+    /// The secret file's path. Made once, with the location: a login used to build it about
+    /// ten times, an allocation each (BENCHMARKS.md).
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// The path of `name` in the secret's directory (the file itself, its lock).
@@ -285,31 +290,37 @@ impl SecretStore {
     }
 
     fn walk(loc: &Location, create: bool) -> Result<Option<SecretStore>, StoreError> {
-        let identity = FsIdentity::assume(loc.owner, &loc.path())?;
+        let identity = FsIdentity::assume(loc.owner, loc.path())?;
         let mut dir = rustix::fs::open("/", DIR_FLAGS, Mode::empty())
             .map_err(|e| StoreError::io("/", "open", sys(e)))?;
-        let mut walked = String::new();
+        let mut walked = String::with_capacity(loc.dir.len());
         check_dir(&dir, "/", loc.owner, false)?;
-        let components: Vec<&str> = loc.dir.split('/').filter(|c| !c.is_empty()).collect();
-        for (i, comp) in components.iter().enumerate() {
-            let last = i + 1 == components.len();
+        // A closure, not `'/'`: for a few short components the char-by-char search is
+        // cheaper than the `memchr` searcher's set-up per component (BENCHMARKS.md).
+        let mut components = loc
+            .dir
+            .split(|c: char| c == '/')
+            .filter(|c| !c.is_empty())
+            .peekable();
+        while let Some(comp) = components.next() {
+            let last = components.peek().is_none();
             walked.push('/');
             walked.push_str(comp);
-            if *comp == "." || *comp == ".." {
+            if comp == "." || comp == ".." {
                 return Err(StoreError::new(
                     &walked,
                     "contains `.` or `..`",
                     "fix secret_path in twofold.toml",
                 ));
             }
-            let next = match openat(&dir, *comp, DIR_FLAGS, Mode::empty()).map_err(sys) {
+            let next = match openat(&dir, comp, DIR_FLAGS, Mode::empty()).map_err(sys) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) if create => {
-                    match mkdirat(&dir, *comp, Mode::RWXU).map_err(sys) {
+                    match mkdirat(&dir, comp, Mode::RWXU).map_err(sys) {
                         Ok(()) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(StoreError::io(&walked, "creating the directory", e)),
                     }
-                    openat(&dir, *comp, DIR_FLAGS, Mode::empty())
+                    openat(&dir, comp, DIR_FLAGS, Mode::empty())
                         .map_err(|e| StoreError::io(&walked, "open", sys(e)))?
                 }
                 Err(Errno::ENOENT) => return Ok(None),
@@ -363,7 +374,7 @@ impl DetachedStore {
     /// again: the descriptor is the directory that was checked, wherever it is now, and only
     /// its own owner and mode decide who else could change the files in it.
     pub fn attach(self) -> Result<SecretStore, StoreError> {
-        let identity = FsIdentity::assume(self.loc.owner, &self.loc.path())?;
+        let identity = FsIdentity::assume(self.loc.owner, self.loc.path())?;
         check_dir(&self.dir, &self.loc.dir, self.loc.owner, true)?;
         Ok(SecretStore {
             loc: self.loc,
@@ -425,11 +436,11 @@ impl SecretStore {
         let mut attempts = 0u32;
         let (fd, st) = loop {
             attempts += 1;
-            let fd = match self.open_file(&path, flags)? {
+            let fd = match self.open_file(path, flags)? {
                 Some(fd) => fd,
                 None => return Ok(None),
             };
-            let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", sys(e)))?;
+            let st = fstat(&fd).map_err(|e| StoreError::io(path, "fstat", sys(e)))?;
             if st.st_nlink != 0 || attempts == STALE_INODE_ATTEMPTS {
                 break (fd, st);
             }
@@ -437,7 +448,7 @@ impl SecretStore {
                 sleep(Duration::from_micros(250));
             }
         };
-        check_file(&st, &path, self.loc.owner)?;
+        check_file(&st, path, self.loc.owner)?;
         // Sized by the file (plus the byte that tells the end): the buffer is wiped whole on
         // drop, spare capacity included, so a fixed 4 KiB cost a login two 4 KiB wipes.
         let expected = usize::try_from(st.st_size)
@@ -445,19 +456,12 @@ impl SecretStore {
             .min(MAX_FILE_BYTES);
         let mut buf = Zeroizing::new(Vec::with_capacity(expected + 1));
         let mut file = std::fs::File::from(fd);
-        (&mut file)
-            .take(MAX_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| {
-                StoreError::io(
-                    &path,
-                    "read",
-                    Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-                )
-            })?;
+        crate::read_sized(&mut file, st.st_size as u64, MAX_FILE_BYTES, &mut buf).map_err(|e| {
+            StoreError::io(path, "read", Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+        })?;
         if buf.len() > MAX_FILE_BYTES {
             return Err(StoreError::new(
-                &path,
+                path,
                 format!("is larger than {MAX_FILE_BYTES} bytes"),
                 "restore it from a backup or re-enroll",
             ));
@@ -468,14 +472,15 @@ impl SecretStore {
     /// Parses bytes from `read_bytes`; the error names this file and says what to do.
     pub fn parse(&self, bytes: &[u8]) -> Result<SecretFile, StoreError> {
         SecretFile::parse(bytes).map_err(|e| {
-            StoreError::new(&self.loc.path(), e.0, "restore it from a backup, or have an admin run `twofold admin reset` and re-enroll")
+            StoreError::new(self.loc.path(), e.0, "restore it from a backup, or have an admin run `twofold admin reset` and re-enroll")
         })
     }
 
     /// Takes the user's lock, waiting up to a few seconds for another login.
     pub fn lock(&self) -> Result<Lock, StoreError> {
         let name = self.loc.lock_name();
-        let path = self.loc.path_of(&name);
+        // Its path only for an error: no allocation on the way through.
+        let path = || self.loc.path_of(&name);
         let base = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
         // Read-only is enough for flock, and works on a read-only filesystem.
         let fd = match openat(
@@ -493,20 +498,20 @@ impl SecretStore {
                 base | OFlags::WRONLY | OFlags::CREATE,
                 Mode::RUSR | Mode::WUSR,
             )
-            .map_err(|e| StoreError::io(&path, "creating the lock file", sys(e)))?,
+            .map_err(|e| StoreError::io(&path(), "creating the lock file", sys(e)))?,
             Err(Errno::ELOOP) => {
                 return Err(StoreError::new(
-                    &path,
+                    &path(),
                     "is a symlink",
                     "remove it; twofold recreates it",
                 ))
             }
-            Err(e) => return Err(StoreError::io(&path, "open", e)),
+            Err(e) => return Err(StoreError::io(&path(), "open", e)),
         };
-        let st = fstat(&fd).map_err(|e| StoreError::io(&path, "fstat", sys(e)))?;
+        let st = fstat(&fd).map_err(|e| StoreError::io(&path(), "fstat", sys(e)))?;
         if !is_type(&st, FileType::RegularFile) || st.st_uid != self.loc.owner.uid() {
             return Err(StoreError::new(
-                &path,
+                &path(),
                 format!("is {} owned by uid {}", type_name(&st), st.st_uid),
                 "remove it; twofold recreates it",
             ));
@@ -518,7 +523,7 @@ impl SecretStore {
                 Err(Errno::EWOULDBLOCK) if Instant::now() < deadline => {
                     sleep(Duration::from_millis(5));
                 }
-                Err(e) => return Err(StoreError::io(&path, "locking", e)),
+                Err(e) => return Err(StoreError::io(&path(), "locking", e)),
             }
         }
     }
@@ -528,30 +533,39 @@ impl SecretStore {
         let path = self.loc.path();
         let text = file.to_toml().map_err(|e| {
             StoreError::new(
-                &path,
+                path,
                 format!("would not be valid: {e}"),
                 "report this as a bug",
             )
         })?;
         let tmp = self.loc.temp_name();
-        // A temp file left by a crash is garbage: we hold the lock, nobody else writes it.
-        match unlinkat(&self.dir, tmp.as_str(), AtFlags::empty()).map_err(sys) {
-            Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => return Err(StoreError::io(&path, "removing a stale temp file", e)),
-        }
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = openat(&self.dir, tmp.as_str(), flags, Mode::RUSR | Mode::WUSR)
-            .map_err(|e| StoreError::io(&path, "creating the temp file", sys(e)))?;
+        let create =
+            || openat(&self.dir, tmp.as_str(), flags, Mode::RUSR | Mode::WUSR).map_err(sys);
+        let fd = match create() {
+            Ok(fd) => Ok(fd),
+            // A temp file left by a crash is garbage: we hold the lock, nobody else writes
+            // it. Removed only when found (not before every create: one system call a login).
+            Err(Errno::EEXIST) => {
+                match unlinkat(&self.dir, tmp.as_str(), AtFlags::empty()).map_err(sys) {
+                    Ok(()) | Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(StoreError::io(path, "removing a stale temp file", e)),
+                }
+                create()
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| StoreError::io(path, "creating the temp file", e))?;
         let result = (|| {
             let mut f = std::fs::File::from(fd);
             f.write_all(text.as_bytes())
-                .map_err(|e| StoreError::io(&path, "write", errno_of(&e)))?;
-            fsync(&f).map_err(|e| StoreError::io(&path, "fsync", sys(e)))?;
+                .map_err(|e| StoreError::io(path, "write", errno_of(&e)))?;
+            fsync(&f).map_err(|e| StoreError::io(path, "fsync", sys(e)))?;
             drop(f);
             renameat(&self.dir, tmp.as_str(), &self.dir, self.loc.file.as_str())
-                .map_err(|e| StoreError::io(&path, "rename", sys(e)))?;
-            fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", sys(e)))
+                .map_err(|e| StoreError::io(path, "rename", sys(e)))?;
+            fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))
         })();
         if result.is_err() {
             let _ = unlinkat(&self.dir, tmp.as_str(), AtFlags::empty());
@@ -565,9 +579,9 @@ impl SecretStore {
         match unlinkat(&self.dir, self.loc.file.as_str(), AtFlags::empty()).map_err(sys) {
             Ok(()) => {}
             Err(Errno::ENOENT) => return Ok(false),
-            Err(e) => return Err(StoreError::io(&path, "remove", e)),
+            Err(e) => return Err(StoreError::io(path, "remove", e)),
         }
-        fsync(&self.dir).map_err(|e| StoreError::io(&path, "fsync of the directory", sys(e)))?;
+        fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))?;
         Ok(true)
     }
 }

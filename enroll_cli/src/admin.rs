@@ -32,7 +32,7 @@ pub fn reset(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()
             user: &account.name,
             details: vec![
                 ("removed", if removed { "yes" } else { "no" }.into()),
-                ("path", loc.path()),
+                ("path", loc.path().to_string()),
             ],
         },
     )?;

@@ -53,14 +53,14 @@ pub fn status(inv: &Invocation, user_flag: Option<&str>) -> Result<()> {
     let account = inv.acting_user(user_flag)?;
     let loc = inv.self_service(&account, |u| format!("twofold admin status {u}"))?;
     let file = stored::peek(&loc)?;
-    show(inv, &account, &loc.path(), file.as_ref(), false)
+    show(inv, &account, loc.path(), file.as_ref(), false)
 }
 
 pub fn admin_status(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()> {
     let account = inv.admin_target("admin status", name, user_flag)?;
     let loc = inv.location(&account)?;
     let file = stored::peek(&loc)?;
-    show(inv, &account, &loc.path(), file.as_ref(), true)
+    show(inv, &account, loc.path(), file.as_ref(), true)
 }
 
 fn unenrolled_policy(inv: &Invocation) -> String {

@@ -172,6 +172,16 @@ pub fn quote(value: &str) -> String {
 /// Appends `value` quoted as [`quote`] does.
 pub fn quote_into(out: &mut String, value: &str) {
     out.push('"');
+    // Most values (user names, services, hosts) hold nothing to escape: then one append.
+    // Every control character is ASCII or in U+0080..U+009F (UTF-8 lead byte 0xC2).
+    if !value
+        .bytes()
+        .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f || b == 0xc2)
+    {
+        out.push_str(value);
+        out.push('"');
+        return;
+    }
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -270,5 +280,13 @@ mod tests {
         assert_eq!(quote("alice"), "\"alice\"");
         assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(quote("a\nresult=success"), "\"a\\nresult=success\"");
+        // C1 control characters too (U+0080..U+009F), not the characters that merely share
+        // their first UTF-8 byte, nor other non-ASCII text.
+        assert_eq!(quote("a\u{85}b"), "\"a\\u{85}b\"");
+        assert_eq!(quote("a\u{9f}"), "\"a\\u{9f}\"");
+        assert_eq!(quote("a\u{a0}\u{bf}b"), "\"a\u{a0}\u{bf}b\"");
+        assert_eq!(quote("jos\u{e9}"), "\"jos\u{e9}\"");
+        assert_eq!(quote("\u{7f}\t"), "\"\\u{7f}\\t\"");
+        assert_eq!(quote(""), "\"\"");
     }
 }
