@@ -64,6 +64,9 @@ impl SecretPath {
     /// Expands the template. The user name is checked by the caller to hold no path characters.
     /// One pass over the template: what a placeholder is replaced with is never looked at
     /// again (a home directory or user name containing `{uid}` stays as it is).
+    // A closure pattern on purpose: on a short template the char-by-char search is cheaper
+    // than the `memchr` searcher's set-up (BENCHMARKS.md).
+    #[allow(clippy::manual_pattern_char_comparison)]
     pub fn expand(&self, user: &str, uid: u32, home: &str) -> String {
         let home = home.trim_end_matches('/');
         let mut out = String::with_capacity(self.template.len() + home.len() + user.len());

@@ -289,6 +289,8 @@ impl SecretStore {
         })
     }
 
+    // A closure pattern on purpose (see the split below).
+    #[allow(clippy::manual_pattern_char_comparison)]
     fn walk(loc: &Location, create: bool) -> Result<Option<SecretStore>, StoreError> {
         let identity = FsIdentity::assume(loc.owner, loc.path())?;
         let mut dir = rustix::fs::open("/", DIR_FLAGS, Mode::empty())
