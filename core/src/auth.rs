@@ -90,6 +90,18 @@ fn peek(loc: &Location) -> Enrollment {
 }
 
 pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation) -> Outcome {
+    authenticate_with(config, req, conv, Account::lookup)
+}
+
+/// As [`authenticate`], with the account looked up by `lookup` (which must do what
+/// [`Account::lookup`] does, name check included): the PAM module reads the password database
+/// entry itself.
+pub fn authenticate_with(
+    config: &Config,
+    req: &Request,
+    conv: &mut dyn Conversation,
+    lookup: fn(&str) -> Result<Account, AccountError>,
+) -> Outcome {
     // Whatever goes wrong before the prompt, the person is still asked for a code, so the
     // prompt does not tell who exists or who is enrolled.
     let refuse_as = |method, conv: &mut dyn Conversation, reason: String, level: Level| {
@@ -99,7 +111,7 @@ pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation)
     let refuse_after_prompt = |conv: &mut dyn Conversation, reason: String, level: Level| {
         refuse_as("none", conv, reason, level)
     };
-    let account = match Account::lookup(req.user) {
+    let account = match lookup(req.user) {
         Ok(a) => a,
         Err(e @ (AccountError::BadName(_) | AccountError::Unknown)) => {
             return refuse_after_prompt(conv, e.to_string(), Level::Warning)

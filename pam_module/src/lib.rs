@@ -18,6 +18,7 @@ use twofold_core::config::{self, Config};
 use zeroize::Zeroizing;
 
 mod log;
+mod passwd;
 mod toml_library;
 
 struct Twofold;
@@ -180,7 +181,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         rhost: rhost.as_deref(),
         now,
     };
-    let outcome = auth::authenticate(&config, &request, &mut conversation);
+    let outcome = auth::authenticate_with(&config, &request, &mut conversation, passwd::lookup);
     report(&context(&user), &outcome);
     match outcome.answer {
         Answer::Success => PamResultCode::PAM_SUCCESS,
