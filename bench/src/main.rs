@@ -636,7 +636,7 @@ fn totp(b: &Bench) {
     let _ = writeln!(
         t,
         "Baseline pam_permit: median {bw:.2} ms wall, {bc:.2} ms CPU, {bf:.0} page faults, {} instructions per login process ({n} logins, {k} under callgrind).\n",
-        fmt_ir(median_u64(&base.ir) as i64)
+        if k == 0 { "not measured".to_string() } else { fmt_ir(median_u64(&base.ir) as i64) }
     );
     let _ = writeln!(
         t,
