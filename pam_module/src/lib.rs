@@ -12,7 +12,6 @@ use pam::items::{RHost, Service};
 use pam::module::{PamHandle, PamHooks};
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{SystemTime, UNIX_EPOCH};
 use twofold_core::auth::{self, Answer, Conversation, Level, Outcome, Request};
 use twofold_core::config::{self, Config};
 use zeroize::Zeroizing;
@@ -145,13 +144,13 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             return PamResultCode::PAM_AUTH_ERR;
         }
     };
-    let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs(),
-        Err(_) => {
+    let now = match log::unix_now() {
+        Some(t) => t,
+        None => {
             log::write(
                 Level::Error,
                 &format!(
-                    "{} result=deny reason=\"system clock is before 1970\"",
+                    "{} result=deny reason=\"system clock unreadable or before 1970\"",
                     context(&user)
                 ),
             );
