@@ -59,8 +59,9 @@ impl Owner {
 /// A secret file's place: the directory (absolute), the file name, and who owns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    pub dir: String,
-    pub file: String,
+    /// Not public: `path` is made from them once, so they must not change after.
+    pub(crate) dir: String,
+    pub(crate) file: String,
     pub owner: Owner,
     /// `dir` and `file` joined, made once: logs and errors name it.
     path: String,
