@@ -114,10 +114,7 @@ impl Writer {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
         self.0.push('"');
         // Names, secrets and hashes rarely hold anything to escape: then one append.
-        if !v
-            .bytes()
-            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
-        {
+        if !v.bytes().any(escaped) {
             self.0.push_str(v);
             self.0.push('"');
             return;
@@ -466,6 +463,12 @@ fn key_value(line: &str) -> Option<(&'static str, Val)> {
     Some((key, val))
 }
 
+/// The bytes the writer never writes raw in a basic string: the quote, the backslash and the
+/// control characters (all ASCII; every byte of a multi-byte character is >= 0x80).
+fn escaped(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f
+}
+
 /// A basic string at the start of `s` (which starts with `"`), unescaped, and what follows
 /// it. Only the escapes the writer writes; raw characters other than control characters.
 fn basic_string(s: &str) -> Option<(Zeroizing<String>, &str)> {
@@ -478,7 +481,7 @@ fn basic_string(s: &str) -> Option<(Zeroizing<String>, &str)> {
         // so cutting at the ASCII bytes below keeps the slices on character boundaries.
         let run = i;
         while let Some(&b) = bytes.get(i) {
-            if b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f {
+            if escaped(b) {
                 break;
             }
             i += 1;

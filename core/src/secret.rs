@@ -76,7 +76,7 @@ impl SecretKey {
     /// wiped (every read and every write of a file checks each key, BENCHMARKS.md).
     pub fn check(&self) -> Result<(), String> {
         let Ok(len) = BASE32_NOPAD.decode_len(self.0.len()) else {
-            return Err("secret is not valid base32".to_string());
+            return Err(NOT_BASE32.to_string());
         };
         let mut buf = Zeroizing::new([0u8; 64]);
         let Some(out) = buf.get_mut(..len) else {
@@ -85,20 +85,26 @@ impl SecretKey {
         };
         BASE32_NOPAD
             .decode_mut(self.0.as_bytes(), out)
-            .map_err(|_| "secret is not valid base32".to_string())?;
-        if len < 10 {
-            return Err(format!("secret is {len} bytes; 10 to 64 are allowed"));
-        }
-        Ok(())
+            .map_err(|_| NOT_BASE32.to_string())?;
+        key_length(len)
     }
     pub fn bytes(&self) -> Result<Zeroizing<Vec<u8>>, String> {
         let b = BASE32_NOPAD
             .decode(self.0.as_bytes())
-            .map_err(|_| "secret is not valid base32".to_string())?;
-        if !(10..=64).contains(&b.len()) {
-            return Err(format!("secret is {} bytes; 10 to 64 are allowed", b.len()));
-        }
+            .map_err(|_| NOT_BASE32.to_string())?;
+        key_length(b.len())?;
         Ok(Zeroizing::new(b))
+    }
+}
+
+const NOT_BASE32: &str = "secret is not valid base32";
+
+/// A decoded key's length, as `check` and `bytes` both require it.
+fn key_length(len: usize) -> Result<(), String> {
+    if (10..=64).contains(&len) {
+        Ok(())
+    } else {
+        Err(format!("secret is {len} bytes; 10 to 64 are allowed"))
     }
 }
 

@@ -463,9 +463,8 @@ impl SecretStore {
             .min(MAX_FILE_BYTES);
         let mut buf = Zeroizing::new(Vec::with_capacity(expected + 1));
         let mut file = std::fs::File::from(fd);
-        crate::read_sized(&mut file, st.st_size as u64, MAX_FILE_BYTES, &mut buf).map_err(|e| {
-            StoreError::io(path, "read", Errno::from_raw(e.raw_os_error().unwrap_or(0)))
-        })?;
+        crate::read_sized(&mut file, st.st_size as u64, MAX_FILE_BYTES, &mut buf)
+            .map_err(|e| StoreError::io(path, "read", errno_of(&e)))?;
         if buf.len() > MAX_FILE_BYTES {
             return Err(StoreError::new(
                 path,
