@@ -22,8 +22,8 @@ use nix::unistd::{Gid, Uid};
 // libc can do (user and group lookups through NSS) and for setfsuid/setfsgid. Errors are
 // turned into nix's `Errno` (`sys`) for matching; their texts come from `errno_text`.
 use rustix::fs::{
-    flock, fstat, fsync, mkdirat, openat, renameat, statat, unlinkat, AtFlags, FileType,
-    FlockOperation, Mode, OFlags, Stat,
+    fdatasync, flock, fstat, fsync, mkdirat, openat, renameat, renameat_with, statat, unlinkat,
+    AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags, Stat,
 };
 use std::fmt;
 use std::io::Write;
@@ -266,6 +266,13 @@ pub struct SecretStore {
     _identity: FsIdentity,
 }
 
+/// What a replace does with the previous version of the file (`write`, `update`).
+#[derive(Clone, Copy)]
+enum Previous {
+    Discard,
+    Keep,
+}
+
 /// The user's lock; writing requires holding it.
 pub struct Lock {
     // The flock is released when this, its only descriptor, is closed.
@@ -397,10 +404,20 @@ const STALE_INODE_ATTEMPTS: u32 = 200;
 
 impl SecretStore {
     /// Reads and checks the secret file. `Ok(None)` if it does not exist.
+    /// Without the lock, a read can meet an `update` overwriting the inode it opened (see
+    /// `update`): what does not parse is read again, twice, before it is called broken.
     pub fn read(&self) -> Result<Option<SecretFile>, StoreError> {
-        match self.read_bytes()? {
-            Some(bytes) => self.parse(&bytes).map(Some),
-            None => Ok(None),
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.read_bytes()? {
+                Some(bytes) => match self.parse(&bytes) {
+                    Ok(file) => return Ok(Some(file)),
+                    Err(_) if tries < 3 => {}
+                    Err(e) => return Err(e),
+                },
+                None => return Ok(None),
+            }
         }
     }
 
@@ -433,8 +450,10 @@ impl SecretStore {
         let flags =
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
         // A read without the lock can open the file while another process's atomic replace
-        // is under way: that inode then has no links left. It is a stale version, not a
-        // hard-link trick: open the new one instead. The window is not only the instant of
+        // is under way: after a `write`, that inode then has no links left. It is a stale
+        // version, not a hard-link trick: open the new one instead. (After an `update` the
+        // previous version keeps its link, as the temp file; a read of it is a stale read,
+        // which only the read under the lock could not afford.) The window is not only the instant of
         // the rename: ext4 drops the old inode's link inside the rename, and the name points
         // to the new inode only when the rename returns, which can wait for a journal commit
         // (another login's fsync). A tight retry loop saw the stale inode 8 times in a row
@@ -533,8 +552,34 @@ impl SecretStore {
         }
     }
 
-    /// Replaces the secret file atomically. Requires the lock.
-    pub fn write(&self, _lock: &Lock, file: &SecretFile) -> Result<(), StoreError> {
+    /// Replaces the secret file atomically and durably, leaving no other version of it in the
+    /// directory. Requires the lock. For edits that take secrets away (a device removed, codes
+    /// regenerated): the previous version is not kept anywhere.
+    pub fn write(&self, lock: &Lock, file: &SecretFile) -> Result<(), StoreError> {
+        self.replace(lock, file, Previous::Discard)
+    }
+
+    /// Replaces the secret file as `write` does, as atomically and as durably, and keeps the
+    /// previous version under the temp file's name, where the next update overwrites it in
+    /// place. For the bookkeeping of a login (a used step, code or pass; failure counters):
+    /// the previous version holds no secret the new one does not, bar hashes of used codes.
+    ///
+    /// Why: replacing a file by a new one allocates an inode and a block and frees the old
+    /// ones, work the filesystem does inside the rename and at the journal commits (half a
+    /// millisecond on ext4 here, BENCHMARKS.md). Overwriting the spare in place and exchanging
+    /// it with the file (`renameat2(RENAME_EXCHANGE)`) allocates and frees nothing, and the
+    /// spare's data needs only `fdatasync`. The order is the same: the new version is on disk
+    /// before the exchange, the exchange is on disk (directory fsync) before this returns.
+    pub fn update(&self, lock: &Lock, file: &SecretFile) -> Result<(), StoreError> {
+        self.replace(lock, file, Previous::Keep)
+    }
+
+    fn replace(
+        &self,
+        _lock: &Lock,
+        file: &SecretFile,
+        previous: Previous,
+    ) -> Result<(), StoreError> {
         let path = self.loc.path();
         let text = file.to_toml().map_err(|e| {
             StoreError::new(
@@ -544,50 +589,139 @@ impl SecretStore {
             )
         })?;
         let tmp = self.loc.temp_name();
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let create =
-            || openat(&self.dir, tmp.as_str(), flags, Mode::RUSR | Mode::WUSR).map_err(sys);
-        let fd = match create() {
-            Ok(fd) => Ok(fd),
-            // A temp file left by a crash is garbage: we hold the lock, nobody else writes
-            // it. Removed only when found (not before every create: one system call a login).
-            Err(Errno::EEXIST) => {
-                match unlinkat(&self.dir, tmp.as_str(), AtFlags::empty()).map_err(sys) {
-                    Ok(()) | Err(Errno::ENOENT) => {}
-                    Err(e) => return Err(StoreError::io(path, "removing a stale temp file", e)),
+        let spare = match previous {
+            Previous::Keep => self.open_spare(&tmp),
+            Previous::Discard => None,
+        };
+        let result = match spare {
+            Some((fd, size)) => (|| {
+                let bytes = text.as_bytes();
+                let mut done = 0;
+                while done < bytes.len() {
+                    match rustix::io::pwrite(&fd, &bytes[done..], done as u64).map_err(sys) {
+                        Ok(0) => return Err(StoreError::io(path, "write", Errno::EIO)),
+                        Ok(n) => done += n,
+                        Err(Errno::EINTR) => {}
+                        Err(e) => return Err(StoreError::io(path, "write", e)),
+                    }
                 }
-                create()
+                if size > bytes.len() as u64 {
+                    rustix::fs::ftruncate(&fd, bytes.len() as u64)
+                        .map_err(|e| StoreError::io(path, "truncate", sys(e)))?;
+                }
+                // The inode is the spare's, already allocated: its data (and its size, when
+                // that changed) is what must reach the disk before the exchange.
+                fdatasync(&fd).map_err(|e| StoreError::io(path, "fdatasync", sys(e)))?;
+                drop(fd);
+                self.swap_in(&tmp, previous)
+            })(),
+            None => {
+                let fd = self.create_temp(&tmp)?;
+                (|| {
+                    let mut f = std::fs::File::from(fd);
+                    f.write_all(text.as_bytes())
+                        .map_err(|e| StoreError::io(path, "write", errno_of(&e)))?;
+                    fsync(&f).map_err(|e| StoreError::io(path, "fsync", sys(e)))?;
+                    drop(f);
+                    self.swap_in(&tmp, previous)
+                })()
             }
-            Err(e) => Err(e),
-        }
-        .map_err(|e| StoreError::io(path, "creating the temp file", e))?;
-        let result = (|| {
-            let mut f = std::fs::File::from(fd);
-            f.write_all(text.as_bytes())
-                .map_err(|e| StoreError::io(path, "write", errno_of(&e)))?;
-            fsync(&f).map_err(|e| StoreError::io(path, "fsync", sys(e)))?;
-            drop(f);
-            renameat(&self.dir, tmp.as_str(), &self.dir, self.loc.file.as_str())
-                .map_err(|e| StoreError::io(path, "rename", sys(e)))?;
-            fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))
-        })();
+        };
         if result.is_err() {
             let _ = unlinkat(&self.dir, tmp.as_str(), AtFlags::empty());
         }
         result
     }
 
+    /// The temp file left by the previous `update`, if it can become the secret file as it
+    /// is: a regular file of the owner's, mode 0600 or stricter, one link, not too large.
+    /// Anything else is not reused: `create_temp` removes it and starts afresh.
+    fn open_spare(&self, tmp: &str) -> Option<(OwnedFd, u64)> {
+        let flags =
+            OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let fd = openat(&self.dir, tmp, flags, Mode::empty()).ok()?;
+        let st = fstat(&fd).ok()?;
+        let usable = is_type(&st, FileType::RegularFile)
+            && st.st_uid == self.loc.owner.uid()
+            && st.st_mode & 0o7177 == 0
+            && st.st_nlink == 1
+            && (st.st_size as u64) <= MAX_FILE_BYTES as u64;
+        usable.then_some((fd, st.st_size as u64))
+    }
+
+    /// A new, empty temp file, created exclusively (never through a symlink).
+    fn create_temp(&self, tmp: &str) -> Result<OwnedFd, StoreError> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let create = || openat(&self.dir, tmp, flags, Mode::RUSR | Mode::WUSR).map_err(sys);
+        match create() {
+            Ok(fd) => Ok(fd),
+            // A temp file left by a crash, or a spare not fit for reuse: we hold the lock,
+            // nobody else writes it. Removed only when found (not before every create: one
+            // system call a login).
+            Err(Errno::EEXIST) => {
+                match unlinkat(&self.dir, tmp, AtFlags::empty()).map_err(sys) {
+                    Ok(()) | Err(Errno::ENOENT) => {}
+                    Err(e) => {
+                        return Err(StoreError::io(
+                            self.loc.path(),
+                            "removing a stale temp file",
+                            e,
+                        ))
+                    }
+                }
+                create()
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| StoreError::io(self.loc.path(), "creating the temp file", e))
+    }
+
+    /// Puts the temp file, whose data is on disk, in the secret file's place, then makes that
+    /// durable. `Keep`: exchanged with the file, so the previous version becomes the next
+    /// spare; a plain rename where there is no file yet or the filesystem cannot exchange
+    /// (before Linux 3.15; NFS).
+    fn swap_in(&self, tmp: &str, previous: Previous) -> Result<(), StoreError> {
+        let path = self.loc.path();
+        let file = self.loc.file.as_str();
+        let renamed = match previous {
+            Previous::Keep => {
+                match renameat_with(&self.dir, tmp, &self.dir, file, RenameFlags::EXCHANGE)
+                    .map_err(sys)
+                {
+                    Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {
+                        renameat(&self.dir, tmp, &self.dir, file).map_err(sys)
+                    }
+                    r => r,
+                }
+            }
+            Previous::Discard => renameat(&self.dir, tmp, &self.dir, file).map_err(sys),
+        };
+        renamed.map_err(|e| StoreError::io(path, "rename", e))?;
+        fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))
+    }
+
     /// Removes the secret file (admin reset). Requires the lock.
     pub fn remove(&self, _lock: &Lock) -> Result<bool, StoreError> {
         let path = self.loc.path();
-        match unlinkat(&self.dir, self.loc.file.as_str(), AtFlags::empty()).map_err(sys) {
-            Ok(()) => {}
-            Err(Errno::ENOENT) => return Ok(false),
-            Err(e) => return Err(StoreError::io(path, "remove", e)),
+        let existed =
+            match unlinkat(&self.dir, self.loc.file.as_str(), AtFlags::empty()).map_err(sys) {
+                Ok(()) => true,
+                Err(Errno::ENOENT) => false,
+                Err(e) => return Err(StoreError::io(path, "remove", e)),
+            };
+        // The previous version `update` keeps: a reset leaves none of the user's secrets.
+        let spare = match unlinkat(&self.dir, self.loc.temp_name().as_str(), AtFlags::empty())
+            .map_err(sys)
+        {
+            Ok(()) => true,
+            Err(Errno::ENOENT) => false,
+            Err(e) => return Err(StoreError::io(path, "removing the temp file", e)),
+        };
+        if existed || spare {
+            fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))?;
         }
-        fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))?;
-        Ok(true)
+        Ok(existed)
     }
 }
 

@@ -8,11 +8,26 @@ use twofold_core::store::{Location, Owner, SecretStore};
 /// links left: that is a replaced file, not a hard-link trick, and must not be refused.
 #[test]
 fn unlocked_reads_during_atomic_replaces_never_fail() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: system mode needs root-owned files");
-        return;
-    }
-    let dir = format!("/var/tmp/twofold-store-race-{}", std::process::id());
+    reads_during_replaces(false);
+}
+
+/// The same with `update`, which overwrites the previous version in place and exchanges it
+/// with the file: a read that opened the file just before two updates can see the second one
+/// writing; `read` reads again what does not parse.
+#[test]
+fn unlocked_reads_during_in_place_updates_never_fail() {
+    reads_during_replaces(true);
+}
+
+fn reads_during_replaces(in_place: bool) {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "system mode needs root-owned files: run the tests as root (scripts/test.sh does)"
+    );
+    let dir = format!(
+        "/var/tmp/twofold-store-race-{}-{in_place}",
+        std::process::id()
+    );
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir(&dir).unwrap();
     let loc = Location::from_path(&format!("{dir}/root.toml"), Owner::Root).unwrap();
@@ -33,8 +48,19 @@ fn unlocked_reads_during_atomic_replaces_never_fail() {
             let store = SecretStore::open(&loc).unwrap().unwrap();
             for n in 0..WRITES {
                 let lock = store.lock().unwrap();
+                // Sizes change too (1 or 2 digits; a device more or less).
                 file.state.failures = (n % 50) as u32;
-                store.write(&lock, &file).unwrap();
+                if n % 7 == 0 {
+                    file.devices.truncate(1);
+                } else if n % 7 == 3 {
+                    file.devices
+                        .push(Device::new("tablet", SecretKey::from_bytes(&[2; 20]), 0));
+                }
+                if in_place {
+                    store.update(&lock, &file).unwrap();
+                } else {
+                    store.write(&lock, &file).unwrap();
+                }
                 writes.store(n + 1, Ordering::Relaxed);
             }
         })

@@ -52,7 +52,7 @@ const CHEAP: KdfParams = KdfParams {
 const CHILD_OP: &str = "TWOFOLD_CRASH_CHILD_OP";
 /// The store's syscalls (those on the secret directory's files are the kill points).
 const FILE_SYSCALLS: &str =
-    "openat,unlinkat,mkdirat,read,write,fstat,newfstatat,statx,fsync,fdatasync,close,flock,rename,renameat,renameat2";
+    "openat,unlinkat,mkdirat,read,write,pwrite64,ftruncate,fstat,newfstatat,statx,fsync,fdatasync,close,flock,rename,renameat,renameat2";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -144,6 +144,10 @@ struct World {
     pass: String,
     new_codes: Vec<String>,
     tablet: Device,
+    /// Whether `reset` leaves the previous version as a login leaves it (a user who has
+    /// logged in before): logins then overwrite it in place and exchange it with the file
+    /// (`SecretStore::update`) instead of creating a temp file.
+    spare: std::cell::Cell<bool>,
 }
 
 impl World {
@@ -186,6 +190,7 @@ impl World {
             pass,
             new_codes,
             tablet: device("tablet", &tablet_key),
+            spare: std::cell::Cell::new(false),
         };
         // For the child that undoes its edit in a loop; outside the secret directory.
         std::fs::write(
@@ -205,6 +210,15 @@ impl World {
     /// that the store still works after the kill (lock free, stale temp file removed).
     fn reset(&self) {
         self.host.write_file("alice", ALICE, &self.base);
+        let tmp = self.path().with_file_name(".secrets.toml.tmp");
+        assert!(!tmp.exists(), "write leaves no temp file");
+        if self.spare.get() {
+            let store = SecretStore::open(&self.host.location("alice", ALICE))
+                .unwrap()
+                .unwrap();
+            store.update(&store.lock().unwrap(), &self.base).unwrap();
+            assert!(tmp.exists(), "update keeps the previous version");
+        }
         assert_eq!(self.read(), self.base);
     }
 
@@ -645,16 +659,22 @@ fn report(what: &str, t: &Tally) {
 fn logins_killed_at_every_file_syscall_leave_the_old_or_the_new_file() {
     let w = World::new();
     let mut total = 0;
-    for op in [Op::TotpSuccess, Op::TotpFailure, Op::Recovery, Op::Pass] {
-        let t = sweep_syscalls(&w, op);
-        report(&format!("{op:?}, kill at each syscall"), &t);
-        assert!(
-            t.old > 0 && t.new > 0,
-            "{op:?}: the sweep should see both versions"
-        );
-        total += t.killed;
+    // A first login after enrolling (a new temp file) and a login of a user who has logged
+    // in before (the previous version overwritten in place and exchanged).
+    for spare in [false, true] {
+        w.spare.set(spare);
+        for op in [Op::TotpSuccess, Op::TotpFailure, Op::Recovery, Op::Pass] {
+            let t = sweep_syscalls(&w, op);
+            report(&format!("{op:?}, spare {spare}, kill at each syscall"), &t);
+            assert!(
+                t.old > 0 && t.new > 0,
+                "{op:?}: the sweep should see both versions"
+            );
+            total += t.killed;
+        }
     }
-    assert!(total >= 80, "only {total} kills");
+    w.spare.set(false);
+    assert!(total >= 160, "only {total} kills");
     w.host
         .login("alice", w.phone.code_at(now()).as_bytes())
         .assert_success();
@@ -684,22 +704,39 @@ fn cli_edits_killed_at_every_file_syscall_leave_the_old_or_the_new_file() {
 #[test]
 fn every_update_fsyncs_the_file_before_the_rename_and_the_directory_after() {
     let w = World::new();
-    for op in Op::ALL {
-        let calls: Vec<String> = kill_points(&w, op).into_iter().map(|(n, _)| n).collect();
-        let rename = calls
-            .iter()
-            .rposition(|n| n.starts_with("rename"))
-            .unwrap_or_else(|| panic!("{op:?}: no rename in {calls:?}"));
-        let is_sync = |n: &String| n == "fsync" || n == "fdatasync";
-        assert!(
-            calls[..rename].iter().any(is_sync),
-            "{op:?}: no fsync before the rename: {calls:?}"
-        );
-        assert!(
-            calls[rename + 1..].iter().any(is_sync),
-            "{op:?}: no fsync of the directory after the rename: {calls:?}"
-        );
+    for spare in [false, true] {
+        w.spare.set(spare);
+        for op in Op::ALL {
+            if spare && !op.is_login() {
+                continue; // the CLI's edits never reuse the previous version
+            }
+            let calls: Vec<String> = kill_points(&w, op).into_iter().map(|(n, _)| n).collect();
+            let rename = calls
+                .iter()
+                .rposition(|n| n.starts_with("rename"))
+                .unwrap_or_else(|| panic!("{op:?}: no rename in {calls:?}"));
+            let is_sync = |n: &String| n == "fsync" || n == "fdatasync";
+            let last_write = calls[..rename]
+                .iter()
+                .rposition(|n| n == "write" || n == "pwrite64")
+                .unwrap_or_else(|| panic!("{op:?}: no write before the rename: {calls:?}"));
+            assert!(
+                calls[last_write + 1..rename].iter().any(is_sync),
+                "{op:?}, spare {spare}: no fsync between the last write and the rename: {calls:?}"
+            );
+            assert!(
+                calls[rename + 1..].iter().any(is_sync),
+                "{op:?}, spare {spare}: no fsync of the directory after the rename: {calls:?}"
+            );
+            if spare {
+                assert!(
+                    calls.iter().any(|n| n == "pwrite64") && calls[rename] == "renameat2",
+                    "{op:?}: the previous version was not overwritten and exchanged: {calls:?}"
+                );
+            }
+        }
     }
+    w.spare.set(false);
 }
 
 #[test]
@@ -708,7 +745,17 @@ fn logins_and_edits_killed_at_random_moments_leave_the_old_or_the_new_file() {
     let mut total = 0;
     for (i, op) in Op::ALL.into_iter().enumerate() {
         let t = if op.is_login() {
-            swept_login_kills(&w, op, 40, 0x9E37_79B9_7F4A_7C15 ^ i as u64)
+            // Half the logins of each kind with the previous version kept (see `reset`).
+            w.spare.set(false);
+            let mut t = swept_login_kills(&w, op, 20, 0x9E37_79B9_7F4A_7C15 ^ i as u64);
+            w.spare.set(true);
+            let u = swept_login_kills(&w, op, 20, 0x94D0_49BB_1331_11EB ^ i as u64);
+            w.spare.set(false);
+            t.runs += u.runs;
+            t.killed += u.killed;
+            t.old += u.old;
+            t.new += u.new;
+            t
         } else {
             random_edit_kills(&w, op, 30, 0xD1B5_4A32_D192_ED03 ^ i as u64)
         };

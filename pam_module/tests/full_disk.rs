@@ -1,5 +1,5 @@
 //! A full disk and a read-only filesystem under the secret file. The documented outcome is
-//! to fail closed: a right code is DENIED, because its use cannot be recorded (accepting it
+//! to fail closed: a right code is DENIED when its use cannot be recorded (accepting it
 //! would let it be replayed); nothing is accepted without being recorded; the secret file is
 //! left intact; the auth log says why. Once the filesystem is writable again, the same codes
 //! work: nothing was used up by the failed attempts.
@@ -146,6 +146,37 @@ fn full_home_filesystem_denies_right_codes_and_keeps_them_usable() {
     let after = h.read_file("alice", ALICE);
     assert_eq!(after.recovery_codes_left(), 1);
     assert_eq!(after.state.failures, 0);
+}
+
+/// A user who has logged in before: the login left the previous version of the file as the
+/// store's next temp file, which the next login overwrites in place (`SecretStore::update`).
+/// That takes no new space, so on a full disk such a login is still recorded, and accepted;
+/// a replay is still refused.
+#[test]
+fn full_home_filesystem_still_records_the_login_of_a_user_who_logged_in_before() {
+    let mut h = Host::new();
+    h.user("alice", ALICE);
+    let fs = Tmpfs::mount(
+        &h.home("alice"),
+        &format!("size=64k,mode=0755,uid={ALICE},gid={ALICE}"),
+    );
+    let e = h.enroll("alice", ALICE, 2);
+    let path = h.secret_path("alice");
+    let t = now();
+    h.login("alice", e.code_at(t - 30).as_bytes())
+        .assert_success();
+    assert!(path.with_file_name(".secrets.toml.tmp").exists());
+    let filler = fs.fill();
+
+    let code = e.code_at(t);
+    h.login("alice", code.as_bytes()).assert_success();
+    h.login("alice", code.as_bytes())
+        .assert_denied()
+        .assert_log("already used");
+    h.login("alice", e.recovery[0].as_bytes()).assert_success();
+    let after = h.read_file("alice", ALICE);
+    assert_eq!(after.recovery_codes_left(), 1);
+    std::fs::remove_file(filler).unwrap();
 }
 
 #[test]
