@@ -552,9 +552,10 @@ impl SecretStore {
         }
     }
 
-    /// Replaces the secret file atomically and durably, leaving no other version of it in the
-    /// directory. Requires the lock. For edits that take secrets away (a device removed, codes
-    /// regenerated): the previous version is not kept anywhere.
+    /// Replaces the secret file atomically and durably, keeping no earlier version of it in
+    /// the directory. Requires the lock. For edits that take secrets away (a device removed,
+    /// codes regenerated): the previous version is not kept anywhere. The temp file it leaves
+    /// is a copy of the new version, for the next `update` to overwrite (`leave_spare`).
     pub fn write(&self, lock: &Lock, file: &SecretFile) -> Result<(), StoreError> {
         self.replace(lock, file, Previous::Discard)
     }
@@ -627,10 +628,29 @@ impl SecretStore {
                 })()
             }
         };
-        if result.is_err() {
-            let _ = unlinkat(&self.dir, tmp.as_str(), AtFlags::empty());
+        match (&result, previous) {
+            (Err(_), _) => {
+                let _ = unlinkat(&self.dir, tmp.as_str(), AtFlags::empty());
+            }
+            (Ok(()), Previous::Discard) => self.leave_spare(&tmp, text.as_bytes()),
+            (Ok(()), Previous::Keep) => {}
         }
         result
+    }
+
+    /// After a `write`: a copy of the new version as the temp file the next `update`
+    /// overwrites, so that a user's first login after an edit costs what every other login
+    /// costs, and is recorded even on a full disk. It holds nothing the file does not. Best
+    /// effort: without it, the next update creates a temp file as `write` does.
+    fn leave_spare(&self, tmp: &str, bytes: &[u8]) {
+        let Ok(fd) = self.create_temp(tmp) else {
+            return;
+        };
+        let mut f = std::fs::File::from(fd);
+        // fsync, so that its block is allocated and on disk: the update then writes data only.
+        if f.write_all(bytes).is_err() || fsync(&f).is_err() {
+            let _ = unlinkat(&self.dir, tmp, AtFlags::empty());
+        }
     }
 
     /// The temp file left by the previous `update`, if it can become the secret file as it

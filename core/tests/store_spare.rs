@@ -1,7 +1,8 @@
 //! `SecretStore::update` (a login's bookkeeping) keeps the previous version of the secret
 //! file under the temp file's name and overwrites it in place at the next update, exchanging
-//! it with the file; `write` (the CLI's edits) and `remove` (admin reset) leave no previous
-//! version behind. System mode (root-owned files): needs root, as the whole suite.
+//! it with the file; `write` (the CLI's edits) leaves a copy of the new version there, no
+//! earlier one, and `remove` (admin reset) nothing. System mode (root-owned files): needs
+//! root, as the whole suite.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -89,23 +90,28 @@ fn update_keeps_the_previous_version_and_overwrites_it_at_the_next_update() {
     let d = Dir::new("spare-cycle");
     let (v1, v2, v3) = (file(1, 2), file(2, 2), file(3, 2));
     write(&d, &v1);
-    assert!(!d.spare().exists(), "write leaves no temp file");
-    let a = ino(&d.main());
+    assert_eq!(
+        std::fs::read(d.spare()).unwrap(),
+        text(&v1),
+        "write leaves a copy"
+    );
+    let (a, s) = (ino(&d.main()), ino(&d.spare()));
+    assert_ne!(a, s);
 
     update(&d, &v2);
     assert_eq!(std::fs::read(d.main()).unwrap(), text(&v2));
+    assert_eq!(ino(&d.main()), s, "the copy, overwritten in place");
     assert_eq!(
         std::fs::read(d.spare()).unwrap(),
         text(&v1),
         "the previous version"
     );
     assert_eq!(ino(&d.spare()), a, "exchanged, not copied");
-    let b = ino(&d.main());
 
     update(&d, &v3);
     assert_eq!(std::fs::read(d.main()).unwrap(), text(&v3));
-    assert_eq!(ino(&d.main()), a, "the spare's inode, overwritten in place");
-    assert_eq!(ino(&d.spare()), b);
+    assert_eq!(ino(&d.main()), a);
+    assert_eq!(ino(&d.spare()), s);
     assert_eq!(std::fs::read(d.spare()).unwrap(), text(&v2));
     for p in [d.main(), d.spare()] {
         let m = std::fs::symlink_metadata(&p).unwrap();
@@ -113,6 +119,14 @@ fn update_keeps_the_previous_version_and_overwrites_it_at_the_next_update() {
         assert_eq!(m.nlink(), 1);
     }
     assert_eq!(read(&d), v3);
+
+    // A file written before temp files were kept (or whose temp file is gone): the update
+    // creates one and keeps the previous version as well.
+    std::fs::remove_file(d.spare()).unwrap();
+    update(&d, &v1);
+    assert_eq!(read(&d), v1);
+    assert_eq!(ino(&d.spare()), a);
+    assert_eq!(std::fs::read(d.spare()).unwrap(), text(&v3));
 }
 
 #[test]
@@ -136,10 +150,14 @@ fn write_and_remove_leave_no_previous_version() {
     let d = Dir::new("spare-discard");
     write(&d, &file(0, 2));
     update(&d, &file(1, 2));
-    assert!(d.spare().exists());
+    assert_eq!(std::fs::read(d.spare()).unwrap(), text(&file(0, 2)));
     // A device removed from the CLI: the previous version (with its secret) must go.
     write(&d, &file(1, 1));
-    assert!(!d.spare().exists(), "write discards the previous version");
+    assert_eq!(
+        std::fs::read(d.spare()).unwrap(),
+        text(&file(1, 1)),
+        "write keeps no earlier version, only a copy of the new one"
+    );
     assert_eq!(read(&d), file(1, 1));
 
     update(&d, &file(2, 1));

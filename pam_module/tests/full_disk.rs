@@ -88,14 +88,28 @@ fn run(cmd: &str, args: &[&str]) {
     );
 }
 
-/// Only the secret file, its lock and no temp file left behind.
-fn assert_left_clean(path: &Path, before: &[u8]) {
-    assert_unchanged(path, before);
-    let tmp = path.with_file_name(format!(
+fn temp_of(path: &Path) -> PathBuf {
+    path.with_file_name(format!(
         ".{}.tmp",
         path.file_name().unwrap().to_str().unwrap()
-    ));
+    ))
+}
+
+/// The secret file unchanged, and the temp file as it was: absent when it was, unchanged
+/// when it was there (the copy `write` leaves).
+fn assert_left_clean(path: &Path, before: &[u8]) {
+    assert_unchanged(path, before);
+    let tmp = temp_of(path);
     assert!(!tmp.exists(), "{} left behind", tmp.display());
+}
+
+fn assert_left_as_it_was(path: &Path, before: &[u8], temp_before: &[u8]) {
+    assert_unchanged(path, before);
+    assert_eq!(
+        std::fs::read(temp_of(path)).unwrap(),
+        temp_before,
+        "the temp file changed"
+    );
 }
 
 fn wrong(code: &str) -> String {
@@ -105,8 +119,10 @@ fn wrong(code: &str) -> String {
     )
 }
 
+/// Without the temp file the store keeps for reuse (a file written by a twofold that kept
+/// none, or whose temp file was removed): recording a login needs new space.
 #[test]
-fn full_home_filesystem_denies_right_codes_and_keeps_them_usable() {
+fn full_home_filesystem_without_a_reusable_temp_file_denies_right_codes_and_keeps_them_usable() {
     let mut h = Host::new();
     h.user("alice", ALICE);
     let fs = Tmpfs::mount(
@@ -115,6 +131,7 @@ fn full_home_filesystem_denies_right_codes_and_keeps_them_usable() {
     );
     let e = h.enroll("alice", ALICE, 2);
     let path = h.secret_path("alice");
+    std::fs::remove_file(path.with_file_name(".secrets.toml.tmp")).unwrap();
     let before = std::fs::read(&path).unwrap();
     let filler = fs.fill();
 
@@ -148,12 +165,12 @@ fn full_home_filesystem_denies_right_codes_and_keeps_them_usable() {
     assert_eq!(after.state.failures, 0);
 }
 
-/// A user who has logged in before: the login left the previous version of the file as the
-/// store's next temp file, which the next login overwrites in place (`SecretStore::update`).
-/// That takes no new space, so on a full disk such a login is still recorded, and accepted;
-/// a replay is still refused.
+/// As enrolled (or after any login): the store keeps a temp file that the next login
+/// overwrites in place (`SecretStore::update`). That takes no new space, so on a full disk a
+/// login is still recorded, and accepted; a replay is still refused; a recovery code is used
+/// up as always.
 #[test]
-fn full_home_filesystem_still_records_the_login_of_a_user_who_logged_in_before() {
+fn full_home_filesystem_still_records_logins() {
     let mut h = Host::new();
     h.user("alice", ALICE);
     let fs = Tmpfs::mount(
@@ -162,18 +179,19 @@ fn full_home_filesystem_still_records_the_login_of_a_user_who_logged_in_before()
     );
     let e = h.enroll("alice", ALICE, 2);
     let path = h.secret_path("alice");
-    let t = now();
-    h.login("alice", e.code_at(t - 30).as_bytes())
-        .assert_success();
     assert!(path.with_file_name(".secrets.toml.tmp").exists());
     let filler = fs.fill();
 
+    let t = now();
+    h.login("alice", e.code_at(t - 30).as_bytes())
+        .assert_success();
     let code = e.code_at(t);
     h.login("alice", code.as_bytes()).assert_success();
     h.login("alice", code.as_bytes())
         .assert_denied()
         .assert_log("already used");
     h.login("alice", e.recovery[0].as_bytes()).assert_success();
+    h.login("alice", e.recovery[0].as_bytes()).assert_denied();
     let after = h.read_file("alice", ALICE);
     assert_eq!(after.recovery_codes_left(), 1);
     std::fs::remove_file(filler).unwrap();
@@ -190,6 +208,7 @@ fn read_only_home_filesystem_denies_right_codes_and_keeps_them_usable() {
     let e = h.enroll("alice", ALICE, 2);
     let path = h.secret_path("alice");
     let before = std::fs::read(&path).unwrap();
+    let temp_before = std::fs::read(temp_of(&path)).unwrap();
     fs.remount("ro");
 
     let code = e.code_at(now());
@@ -201,7 +220,7 @@ fn read_only_home_filesystem_denies_right_codes_and_keeps_them_usable() {
     h.login("alice", e.recovery[1].as_bytes())
         .assert_denied()
         .assert_log("Read-only file system");
-    assert_left_clean(&path, &before);
+    assert_left_as_it_was(&path, &before, &temp_before);
 
     fs.remount("rw");
     h.login("alice", code.as_bytes()).assert_success();
@@ -247,6 +266,8 @@ fn system_mode_full_and_read_only_filesystems_deny_right_codes() {
     store.write(&store.lock().unwrap(), &file).unwrap();
     drop(store);
     let path = PathBuf::from(loc.path());
+    // Without the temp file `write` leaves (see the first test).
+    std::fs::remove_file(dir.join(".alice.toml.tmp")).unwrap();
     let before = std::fs::read(&path).unwrap();
 
     let filler = fs.fill();
