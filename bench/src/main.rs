@@ -816,11 +816,9 @@ fn totp(b: &Bench) {
         };
         let (_, ga_w, ga_i, _, _) = own(Module::Ga);
         let (_, _, oa_i, _, _) = own(Module::Oath);
-        if right {
-            // Above the three modules' rows: twofold's first login on a file without the
-            // temp file it reuses.
-            let w = median(&no_temp.wall);
-            let oi = median_u64(&no_temp.ir) as i64 - bi;
+        // One table row; with --callgrind 0 nothing was counted: say so rather than print 0
+        // and NaN.
+        let row = |t: &mut String, case: &str, label: &str, w: f64, oi: i64, oc: f64, of: f64| {
             let (ir, ir_ga, ir_oath) = if k == 0 {
                 ("not measured".to_string(), String::new(), String::new())
             } else {
@@ -830,34 +828,30 @@ fn totp(b: &Bench) {
                     format!("{:.3}", oi as f64 / oa_i as f64),
                 )
             };
+            let ow = w - bw;
             let _ = writeln!(
                 t,
-                "| right code, no temp file to reuse (file from before 2026-12-02) | pam_twofold | {w:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {ir} | {ir_ga} | {ir_oath} |",
-                w - bw,
-                (w - bw) / ga_w,
+                "| {case} | {label} | {w:.2} | {ow:.2} | {:.2} | {oc:.2} | {of:.0} | {ir} | {ir_ga} | {ir_oath} |",
+                ow / ga_w,
+            );
+        };
+        if right {
+            // Above the three modules' rows: twofold's first login on a file without the
+            // temp file it reuses.
+            row(
+                &mut t,
+                "right code, no temp file to reuse (file from before 2026-12-02)",
+                Module::Twofold.label(),
+                median(&no_temp.wall),
+                median_u64(&no_temp.ir) as i64 - bi,
                 median(&no_temp.cpu) - bc,
                 median(&no_temp.faults) - bf,
             );
         }
         for m in PEERS {
-            let (w, ow, oi, oc, of) = own(m);
-            // With --callgrind 0 nothing was counted: say so rather than print 0 and NaN.
-            let (ir, ir_ga, ir_oath) = if k == 0 {
-                ("not measured".to_string(), String::new(), String::new())
-            } else {
-                (
-                    fmt_ir(oi),
-                    format!("{:.3}", oi as f64 / ga_i as f64),
-                    format!("{:.3}", oi as f64 / oa_i as f64),
-                )
-            };
-            let _ = writeln!(
-                t,
-                "| {} code | {} | {w:.2} | {ow:.2} | {:.2} | {oc:.2} | {of:.0} | {ir} | {ir_ga} | {ir_oath} |",
-                if right { "right" } else { "wrong" },
-                m.label(),
-                ow / ga_w,
-            );
+            let (w, _, oi, oc, of) = own(m);
+            let case = if right { "right code" } else { "wrong code" };
+            row(&mut t, case, m.label(), w, oi, oc, of);
         }
     }
     let tw = median(&throttled.wall);

@@ -404,6 +404,7 @@ const STALE_INODE_ATTEMPTS: u32 = 200;
 
 impl SecretStore {
     /// Reads and checks the secret file. `Ok(None)` if it does not exist.
+    ///
     /// Without the lock, a read can meet an `update` overwriting the inode it opened (see
     /// `update`): what does not parse is read again, twice, before it is called broken.
     pub fn read(&self) -> Result<Option<SecretFile>, StoreError> {
@@ -452,11 +453,11 @@ impl SecretStore {
         // A read without the lock can open the file while another process's atomic replace
         // is under way: after a `write`, that inode then has no links left. It is a stale
         // version, not a hard-link trick: open the new one instead. (After an `update` the
-        // previous version keeps its link, as the temp file; a read of it is a stale read,
-        // which only the read under the lock could not afford.) The window is not only the instant of
-        // the rename: ext4 drops the old inode's link inside the rename, and the name points
-        // to the new inode only when the rename returns, which can wait for a journal commit
-        // (another login's fsync). A tight retry loop saw the stale inode 8 times in a row
+        // previous version keeps its link, as the temp file; reading it is a stale read,
+        // which only the read under the lock could not afford.) The window is not only the
+        // instant of the rename: ext4 drops the old inode's link inside the rename, and the
+        // name points to the new inode only when the rename returns, which can wait for a
+        // journal commit (another login's fsync). A tight retry loop saw the stale inode 8 times in a row
         // (core/tests/store_races.rs, 3 runs in 30). So: a few immediate retries, then short
         // sleeps, up to about 50 ms in all, which only a stuck writer exceeds.
         let mut attempts = 0u32;
@@ -566,10 +567,10 @@ impl SecretStore {
     /// the previous version holds no secret the new one does not, bar hashes of used codes.
     ///
     /// Why: replacing a file by a new one allocates an inode and a block and frees the old
-    /// ones, work the filesystem does inside the rename and at the journal commits (half a
-    /// millisecond on ext4 here, BENCHMARKS.md). Overwriting the spare in place and exchanging
-    /// it with the file (`renameat2(RENAME_EXCHANGE)`) allocates and frees nothing, and the
-    /// spare's data needs only `fdatasync`. The order is the same: the new version is on disk
+    /// ones, work the filesystem does inside the rename and at the journal commits (about
+    /// 0.4 ms on ext4 here, more than the directory fsync; BENCHMARKS.md). Overwriting the
+    /// spare in place and exchanging it with the file (`renameat2(RENAME_EXCHANGE)`)
+    /// allocates and frees nothing, and the spare's data needs only `fdatasync`. The order is the same: the new version is on disk
     /// before the exchange, the exchange is on disk (directory fsync) before this returns.
     pub fn update(&self, lock: &Lock, file: &SecretFile) -> Result<(), StoreError> {
         self.replace(lock, file, Previous::Keep)

@@ -88,6 +88,17 @@ fn run(cmd: &str, args: &[&str]) {
     );
 }
 
+/// A host with alice, her home a 64 KiB tmpfs of her own.
+fn alice_on_a_tiny_home() -> (Host, Tmpfs) {
+    let mut h = Host::new();
+    h.user("alice", ALICE);
+    let fs = Tmpfs::mount(
+        &h.home("alice"),
+        &format!("size=64k,mode=0755,uid={ALICE},gid={ALICE}"),
+    );
+    (h, fs)
+}
+
 fn temp_of(path: &Path) -> PathBuf {
     path.with_file_name(format!(
         ".{}.tmp",
@@ -123,12 +134,7 @@ fn wrong(code: &str) -> String {
 /// none, or whose temp file was removed): recording a login needs new space.
 #[test]
 fn full_home_filesystem_without_a_reusable_temp_file_denies_right_codes_and_keeps_them_usable() {
-    let mut h = Host::new();
-    h.user("alice", ALICE);
-    let fs = Tmpfs::mount(
-        &h.home("alice"),
-        &format!("size=64k,mode=0755,uid={ALICE},gid={ALICE}"),
-    );
+    let (h, fs) = alice_on_a_tiny_home();
     let e = h.enroll("alice", ALICE, 2);
     let path = h.secret_path("alice");
     std::fs::remove_file(path.with_file_name(".secrets.toml.tmp")).unwrap();
@@ -171,12 +177,7 @@ fn full_home_filesystem_without_a_reusable_temp_file_denies_right_codes_and_keep
 /// up as always.
 #[test]
 fn full_home_filesystem_still_records_logins() {
-    let mut h = Host::new();
-    h.user("alice", ALICE);
-    let fs = Tmpfs::mount(
-        &h.home("alice"),
-        &format!("size=64k,mode=0755,uid={ALICE},gid={ALICE}"),
-    );
+    let (h, fs) = alice_on_a_tiny_home();
     let e = h.enroll("alice", ALICE, 2);
     let path = h.secret_path("alice");
     assert!(path.with_file_name(".secrets.toml.tmp").exists());
@@ -199,12 +200,7 @@ fn full_home_filesystem_still_records_logins() {
 
 #[test]
 fn read_only_home_filesystem_denies_right_codes_and_keeps_them_usable() {
-    let mut h = Host::new();
-    h.user("alice", ALICE);
-    let fs = Tmpfs::mount(
-        &h.home("alice"),
-        &format!("size=64k,mode=0755,uid={ALICE},gid={ALICE}"),
-    );
+    let (h, fs) = alice_on_a_tiny_home();
     let e = h.enroll("alice", ALICE, 2);
     let path = h.secret_path("alice");
     let before = std::fs::read(&path).unwrap();
@@ -230,12 +226,7 @@ fn read_only_home_filesystem_denies_right_codes_and_keeps_them_usable() {
 
 #[test]
 fn read_only_filesystem_without_a_lock_file_denies_and_says_why() {
-    let mut h = Host::new();
-    h.user("alice", ALICE);
-    let fs = Tmpfs::mount(
-        &h.home("alice"),
-        &format!("size=64k,mode=0755,uid={ALICE},gid={ALICE}"),
-    );
+    let (h, fs) = alice_on_a_tiny_home();
     let e = h.enroll("alice", ALICE, 0);
     let path = h.secret_path("alice");
     std::fs::remove_file(path.with_file_name("secrets.toml.lock")).unwrap();
