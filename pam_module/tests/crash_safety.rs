@@ -735,6 +735,45 @@ fn every_update_fsyncs_the_file_before_the_rename_and_the_directory_after() {
     w.spare.set(false);
 }
 
+/// A filesystem that cannot exchange two names (NFS; Linux before 3.15) answers
+/// `renameat2(RENAME_EXCHANGE)` with EINVAL, ENOSYS or EOPNOTSUPP: the login falls back to a
+/// plain rename, records its use and succeeds (strace injects the error).
+#[test]
+fn logins_fall_back_to_a_plain_rename_where_the_exchange_is_refused() {
+    let w = World::new();
+    w.spare.set(true);
+    let tmp = w.path().with_file_name(".secrets.toml.tmp");
+    for op in [Op::TotpSuccess, Op::Recovery] {
+        for err in ["EINVAL", "ENOSYS", "EOPNOTSUPP"] {
+            let wrap = strace(
+                &w,
+                Path::new("/dev/null"),
+                &[
+                    "trace=renameat2".to_string(),
+                    format!("inject=renameat2:error={err}"),
+                ],
+            );
+            w.reset();
+            let o = w.check(
+                op,
+                &output(w.spawn(op, &wrap, false)),
+                &format!("renameat2: {err}"),
+            );
+            assert!(!o.killed, "{op:?}, {err}: not expected to die");
+            assert_eq!(
+                o.version,
+                Version::New,
+                "{op:?}, {err}: the use was not recorded"
+            );
+            assert!(
+                !tmp.exists(),
+                "{op:?}, {err}: the plain rename consumes the temp file"
+            );
+        }
+    }
+    w.spare.set(false);
+}
+
 #[test]
 fn logins_and_edits_killed_at_random_moments_leave_the_old_or_the_new_file() {
     let w = World::new();
