@@ -75,32 +75,18 @@ enum Enrollment {
 }
 
 fn peek(loc: &Location) -> Enrollment {
-    let store = match SecretStore::open(loc) {
-        Ok(None) => return Enrollment::NotEnrolled,
-        Ok(Some(store)) => store,
-        Err(e) => return Enrollment::Broken(e.to_string()),
-    };
-    // Without the lock: a read that opened the file just before two other logins' updates
-    // can see the second one overwriting that inode (the store keeps the previous version as
-    // its next temp file, `SecretStore::update`). Such a read does not parse; read again. A
-    // file that is really broken fails every time. The read under the lock decides anyway.
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match store.read_bytes() {
-            Ok(Some(bytes)) => match store.parse(&bytes) {
-                Ok(file) => return Enrollment::Enrolled(bytes, Box::new(file), store.detach()),
-                Err(_) if tries < PEEK_TRIES => {}
-                Err(e) => return Enrollment::Broken(e.to_string()),
-            },
-            Ok(None) => return Enrollment::NotEnrolled,
-            Err(e) => return Enrollment::Broken(e.to_string()),
-        }
+    // Without the lock; `read_parsed` reads again what does not parse (it can meet another
+    // login's update writing). The read under the lock decides anyway.
+    match SecretStore::open(loc) {
+        Ok(None) => Enrollment::NotEnrolled,
+        Ok(Some(store)) => match store.read_parsed() {
+            Ok(Some((bytes, file))) => Enrollment::Enrolled(bytes, Box::new(file), store.detach()),
+            Ok(None) => Enrollment::NotEnrolled,
+            Err(e) => Enrollment::Broken(e.to_string()),
+        },
+        Err(e) => Enrollment::Broken(e.to_string()),
     }
 }
-
-/// Reads of a secret file that does not parse before the lock-free read calls it broken.
-const PEEK_TRIES: u32 = 3;
 
 pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation) -> Outcome {
     authenticate_with(config, req, conv, Account::lookup)

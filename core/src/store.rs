@@ -398,6 +398,13 @@ impl DetachedStore {
     }
 }
 
+/// A secret file's bytes and what they parse to (`SecretStore::read_parsed`).
+pub type ParsedFile = (Zeroizing<Vec<u8>>, SecretFile);
+
+/// Reads of a secret file that does not parse before `read_parsed` calls it broken (a read
+/// without the lock can meet an `update` writing; a broken file fails every time).
+const UNLOCKED_READ_TRIES: u32 = 3;
+
 /// Opens of a file being replaced (no links left) before `read_bytes` gives up: 8 at once,
 /// then 192 a quarter of a millisecond apart.
 const STALE_INODE_ATTEMPTS: u32 = 200;
@@ -408,13 +415,19 @@ impl SecretStore {
     /// Without the lock, a read can meet an `update` overwriting the inode it opened (see
     /// `update`): what does not parse is read again, twice, before it is called broken.
     pub fn read(&self) -> Result<Option<SecretFile>, StoreError> {
+        Ok(self.read_parsed()?.map(|(_, file)| file))
+    }
+
+    /// As `read`, with the bytes the file was parsed from (for a caller that reads again
+    /// under the lock and reuses the parse when nothing changed).
+    pub fn read_parsed(&self) -> Result<Option<ParsedFile>, StoreError> {
         let mut tries = 0;
         loop {
             tries += 1;
             match self.read_bytes()? {
                 Some(bytes) => match self.parse(&bytes) {
-                    Ok(file) => return Ok(Some(file)),
-                    Err(_) if tries < 3 => {}
+                    Ok(file) => return Ok(Some((bytes, file))),
+                    Err(_) if tries < UNLOCKED_READ_TRIES => {}
                     Err(e) => return Err(e),
                 },
                 None => return Ok(None),
@@ -617,17 +630,9 @@ impl SecretStore {
                 drop(fd);
                 self.swap_in(&tmp, previous)
             })(),
-            None => {
-                let fd = self.create_temp(&tmp)?;
-                (|| {
-                    let mut f = std::fs::File::from(fd);
-                    f.write_all(text.as_bytes())
-                        .map_err(|e| StoreError::io(path, "write", errno_of(&e)))?;
-                    fsync(&f).map_err(|e| StoreError::io(path, "fsync", sys(e)))?;
-                    drop(f);
-                    self.swap_in(&tmp, previous)
-                })()
-            }
+            None => self
+                .write_new_temp(&tmp, text.as_bytes())
+                .and_then(|()| self.swap_in(&tmp, previous)),
         };
         match (&result, previous) {
             (Err(_), _) => {
@@ -644,14 +649,19 @@ impl SecretStore {
     /// costs, and is recorded even on a full disk. It holds nothing the file does not. Best
     /// effort: without it, the next update creates a temp file as `write` does.
     fn leave_spare(&self, tmp: &str, bytes: &[u8]) {
-        let Ok(fd) = self.create_temp(tmp) else {
-            return;
-        };
-        let mut f = std::fs::File::from(fd);
-        // fsync, so that its block is allocated and on disk: the update then writes data only.
-        if f.write_all(bytes).is_err() || fsync(&f).is_err() {
+        // fsynced, so that its block is allocated and on disk: the update then writes data only.
+        if self.write_new_temp(tmp, bytes).is_err() {
             let _ = unlinkat(&self.dir, tmp, AtFlags::empty());
         }
+    }
+
+    /// A new temp file holding `bytes`, fsynced. On error the caller removes it.
+    fn write_new_temp(&self, tmp: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.loc.path();
+        let mut f = std::fs::File::from(self.create_temp(tmp)?);
+        f.write_all(bytes)
+            .map_err(|e| StoreError::io(path, "write", errno_of(&e)))?;
+        fsync(&f).map_err(|e| StoreError::io(path, "fsync", sys(e)))
     }
 
     /// The temp file left by the previous `update`, if it can become the secret file as it
@@ -662,10 +672,9 @@ impl SecretStore {
             OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
         let fd = openat(&self.dir, tmp, flags, Mode::empty()).ok()?;
         let st = fstat(&fd).ok()?;
-        let usable = is_type(&st, FileType::RegularFile)
-            && st.st_uid == self.loc.owner.uid()
-            && st.st_mode & 0o7177 == 0
-            && st.st_nlink == 1
+        // What a secret file must be (`check_file`), and no set-id, sticky or execute bit.
+        let usable = check_file(&st, self.loc.path(), self.loc.owner).is_ok()
+            && st.st_mode & 0o7100 == 0
             && (st.st_size as u64) <= MAX_FILE_BYTES as u64;
         usable.then_some((fd, st.st_size as u64))
     }
@@ -681,15 +690,12 @@ impl SecretStore {
             // nobody else writes it. Removed only when found (not before every create: one
             // system call a login).
             Err(Errno::EEXIST) => {
-                match unlinkat(&self.dir, tmp, AtFlags::empty()).map_err(sys) {
-                    Ok(()) | Err(Errno::ENOENT) => {}
-                    Err(e) => {
-                        return Err(StoreError::io(
-                            self.loc.path(),
-                            "removing a stale temp file",
-                            e,
-                        ))
-                    }
+                if let Err(e) = self.unlink_if_present(tmp) {
+                    return Err(StoreError::io(
+                        self.loc.path(),
+                        "removing a stale temp file",
+                        e,
+                    ));
                 }
                 create()
             }
@@ -722,23 +728,25 @@ impl SecretStore {
         fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))
     }
 
+    /// Removes `name` from the secret directory: whether it was there.
+    fn unlink_if_present(&self, name: &str) -> Result<bool, Errno> {
+        match unlinkat(&self.dir, name, AtFlags::empty()).map_err(sys) {
+            Ok(()) => Ok(true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes the secret file (admin reset). Requires the lock.
     pub fn remove(&self, _lock: &Lock) -> Result<bool, StoreError> {
         let path = self.loc.path();
-        let existed =
-            match unlinkat(&self.dir, self.loc.file.as_str(), AtFlags::empty()).map_err(sys) {
-                Ok(()) => true,
-                Err(Errno::ENOENT) => false,
-                Err(e) => return Err(StoreError::io(path, "remove", e)),
-            };
+        let existed = self
+            .unlink_if_present(&self.loc.file)
+            .map_err(|e| StoreError::io(path, "remove", e))?;
         // The previous version `update` keeps: a reset leaves none of the user's secrets.
-        let spare = match unlinkat(&self.dir, self.loc.temp_name().as_str(), AtFlags::empty())
-            .map_err(sys)
-        {
-            Ok(()) => true,
-            Err(Errno::ENOENT) => false,
-            Err(e) => return Err(StoreError::io(path, "removing the temp file", e)),
-        };
+        let spare = self
+            .unlink_if_present(&self.loc.temp_name())
+            .map_err(|e| StoreError::io(path, "removing the temp file", e))?;
         if existed || spare {
             fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))?;
         }
