@@ -1,5 +1,5 @@
-//! The command line, as clap sees it. Help texts are the user documentation: `twofold man`
-//! renders them as the man page.
+//! The command line, as clap sees it. The help texts are the short documentation; the man
+//! page, packaging/man/twofold.1, is the long one (`twofold man` prints it).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -40,8 +40,8 @@ pub enum Command {
     #[command(
         long_about = "Set up an authenticator app: creates a new 160-bit secret, shows it as a \
 QR code, an otpauth:// URI and a key to type, then asks for a code from the app and activates \
-the enrollment only if the code is right (up to 3 tries on a terminal). Prints 10 new recovery \
-codes; only their hashes are stored.\n\n\
+the enrollment only if the code is right (up to 3 tries; each code is checked against the \
+time it is entered). Prints 10 new recovery codes; only their hashes are stored.\n\n\
 With --json, the JSON document is printed at the end; the QR code, URI and prompt go to stderr \
 when stderr is a terminal, and the code is read from stdin. --qr-png and --qr-svg files are \
 written before the code is asked for, and removed again if the enrollment fails."
@@ -73,7 +73,7 @@ written before the code is asked for, and removed again if the enrollment fails.
         shell: Shell,
     },
 
-    /// Print the man page (roff) on stdout
+    /// Print the man page twofold(1) (roff) on stdout
     Man,
 }
 
@@ -182,13 +182,16 @@ pub enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Import ~/.google_authenticator (TOTP only; scratch codes keep working, hashed)
+    /// Import ~/.google_authenticator (TOTP only; scratch codes kept, hashed, throttled like app codes)
     #[command(
         long_about = "Import a google-authenticator file (default: ~/.google_authenticator of \
 the user, home from the password database). The secret stays the same, so the app keeps \
 working; STEP_SIZE and WINDOW_SIZE are kept, used DISALLOW_REUSE steps are not accepted again, \
 RATE_LIMIT gives way to twofold's [rate_limit], and the 8-digit scratch codes are stored as \
-hashes. HOTP (counter-based) files are refused. Replaces nothing without --force."
+hashes; too short to be tried without a limit, they are paused and locked with app codes, so \
+run `twofold recovery regenerate` afterwards. The file is read as the user, never through a \
+symlink, and must be the user's own (mode 0600 or stricter). HOTP (counter-based) files are \
+refused. Replaces nothing without --force."
     )]
     GoogleAuthenticator {
         /// The file to import

@@ -20,8 +20,8 @@ use zeroize::Zeroizing;
 /// 160 bits, the size RFC 4226 recommends for HMAC-SHA1.
 const SECRET_BYTES: usize = 20;
 pub const RECOVERY_CODES: usize = 10;
-/// Tries at the confirmation code when a person types it at a terminal.
-const TERMINAL_TRIES: u32 = 3;
+/// Tries at the confirmation code (twofold(1) promises them), at a terminal or from a pipe.
+const TRIES: u32 = 3;
 
 const RECOVERY_ADVICE: &str =
     "Keep them somewhere safe and away from this computer: in a password manager, or on paper.\n\
@@ -308,21 +308,33 @@ fn present(
 /// Asks for a code from the app; the device is kept only if it matches. The matched step
 /// becomes the device's last step, so the same code cannot log in afterwards.
 fn confirm(inv: &Invocation, device: &mut Device) -> Result<()> {
+    confirm_with(inv, device, prompt::stdin_is_terminal(), prompt::read_line)
+}
+
+/// [`confirm`] with the answers from `read_line`. Up to [`TRIES`] answers, from a terminal or
+/// a pipe alike; each is checked against the clock when it is read, not when the command
+/// started (scanning the QR code and typing can take minutes).
+fn confirm_with(
+    inv: &Invocation,
+    device: &mut Device,
+    terminal: bool,
+    mut read_line: impl FnMut() -> Result<Option<Zeroizing<String>>>,
+) -> Result<()> {
     let window = device.window.unwrap_or(inv.config.window);
-    let terminal = prompt::stdin_is_terminal();
-    let tries = if terminal { TERMINAL_TRIES } else { 1 };
-    for attempt in 1..=tries {
+    let mut problem = None;
+    for attempt in 1..=TRIES {
         inv.tell("Enter the code shown by your app: ")?;
-        let line = prompt::read_line()?;
+        let line = read_line()?;
         if !terminal {
-            // The terminal echoed nothing: end the prompt's line.
+            // Nothing was echoed: end the prompt's line.
             inv.tell("\n")?;
         }
         let Some(line) = line else {
-            return Err(Error::NoCodeEntered);
+            // The end of the input after a wrong answer: that answer is the problem.
+            return Err(problem.unwrap_or(Error::NoCodeEntered));
         };
-        let problem = match codes::classify(line.as_bytes()) {
-            Attempt::Totp(code) => match totp::check(device, &code, inv.now, window) {
+        let found = match codes::classify(line.as_bytes()) {
+            Attempt::Totp(code) => match totp::check(device, &code, inv.clock()?, window) {
                 Ok(Match::Fresh(step)) => {
                     device.last_step = step;
                     return Ok(());
@@ -339,11 +351,11 @@ fn confirm(inv: &Invocation, device: &mut Device) -> Result<()> {
                 digits: device.digits,
             },
         };
-        if attempt == tries {
-            return Err(problem);
+        if attempt == TRIES {
+            return Err(found);
         }
-        let left = tries - attempt;
-        let msg = match problem {
+        let left = TRIES - attempt;
+        let msg = match found {
             Error::NotACode { why, .. } => {
                 format!("That is not a {}-digit code ({why}).", device.digits)
             }
@@ -353,6 +365,85 @@ fn confirm(inv: &Invocation, device: &mut Device) -> Result<()> {
             "{msg} {left} {} left.\n",
             if left == 1 { "try" } else { "tries" }
         ))?;
+        problem = Some(found);
     }
-    Err(Error::WrongCode { tries })
+    Err(Error::WrongCode { tries: TRIES })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+    use twofold_core::secret::SecretKey;
+
+    const START: u64 = 1_800_000_000;
+
+    /// A run whose clock the test moves, and a device enrolled at its start.
+    fn run_and_device() -> (Invocation, Rc<Cell<u64>>, Device) {
+        let time = Rc::new(Cell::new(START));
+        let clock = Rc::clone(&time);
+        let inv = Invocation::for_tests(Box::new(move || Ok(clock.get())));
+        let device = Device::new(
+            "phone",
+            SecretKey::from_bytes(b"12345678901234567890"),
+            START,
+        );
+        (inv, time, device)
+    }
+
+    fn code_at(device: &Device, t: u64) -> Zeroizing<String> {
+        totp::code_at(device, t).unwrap()
+    }
+
+    #[test]
+    fn confirmation_code_is_checked_against_the_time_it_is_typed() {
+        let (inv, time, mut device) = run_and_device();
+        // The person scans the QR code and types the code two minutes after the start: the
+        // code of that moment, four steps away from the start's.
+        let typed_at = START + 120;
+        let typed = code_at(&device, typed_at);
+        let answer = || {
+            time.set(typed_at);
+            Ok(Some(typed.clone()))
+        };
+        confirm_with(&inv, &mut device, false, answer).unwrap();
+        assert_eq!(device.last_step, typed_at / 30);
+    }
+
+    #[test]
+    fn a_code_of_the_start_is_refused_minutes_later() {
+        let (inv, time, mut device) = run_and_device();
+        let stale = code_at(&device, START);
+        let answer = || {
+            time.set(START + 120);
+            Ok(Some(stale.clone()))
+        };
+        let err = confirm_with(&inv, &mut device, false, answer).unwrap_err();
+        assert!(matches!(err, Error::WrongCode { tries: TRIES }), "{err}");
+        assert_eq!(device.last_step, 0);
+    }
+
+    #[test]
+    fn answers_from_a_pipe_get_the_three_tries_of_a_terminal() {
+        let (inv, _, mut device) = run_and_device();
+        // A wrong code and a non-code cost a try each; the third answer is right.
+        let mut answers: VecDeque<_> = [
+            code_at(&device, START + 600),
+            Zeroizing::new("12ab".to_string()),
+            code_at(&device, START),
+        ]
+        .into();
+        confirm_with(&inv, &mut device, false, || Ok(answers.pop_front())).unwrap();
+        assert_eq!(device.last_step, START / 30);
+    }
+
+    #[test]
+    fn the_end_of_the_input_after_a_wrong_code_reports_the_wrong_code() {
+        let (inv, _, mut device) = run_and_device();
+        let mut answers = vec![code_at(&device, START + 600)];
+        let err = confirm_with(&inv, &mut device, false, || Ok(answers.pop())).unwrap_err();
+        assert!(matches!(err, Error::WrongCode { tries: 1 }), "{err}");
+    }
 }

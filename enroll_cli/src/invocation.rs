@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use twofold_core::account::Account;
 use twofold_core::store::Location;
@@ -22,11 +23,26 @@ impl Invoker {
     }
 }
 
+/// Reads the time. The system clock, or a clock that tests move.
+pub type Clock = Box<dyn Fn() -> Result<UnixTime>>;
+
 pub struct Invocation {
     pub config: Config,
     pub json: bool,
     pub invoker: Invoker,
+    /// When the command started: the time it records (created, issued, audit lines).
     pub now: UnixTime,
+    /// For what must be checked against the time it happens, such as a code typed minutes
+    /// after the start.
+    clock: Clock,
+}
+
+/// Seconds since 1970, from the system clock.
+pub fn system_clock() -> Result<UnixTime> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| Error::Internal("the clock is before 1970".into()))?
+        .as_secs())
 }
 
 impl Invocation {
@@ -34,16 +50,39 @@ impl Invocation {
         let config = Config::load(config_path)?;
         let uid = nix::unistd::getuid().as_raw();
         let account = Account::by_uid(uid).map_err(|err| Error::UnknownInvoker { uid, err })?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|_| Error::Internal("the clock is before 1970".into()))?
-            .as_secs();
         Ok(Invocation {
             config,
             json,
             invoker: Invoker { uid, account },
-            now,
+            now: system_clock()?,
+            clock: Box::new(system_clock),
         })
+    }
+
+    /// A run for unit tests: built-in defaults, `--json` (nothing printed where no person
+    /// sees it), run by root, the time from `clock`.
+    #[cfg(test)]
+    pub fn for_tests(clock: Clock) -> Invocation {
+        Invocation {
+            config: Config::default(),
+            json: true,
+            invoker: Invoker {
+                uid: 0,
+                account: Account {
+                    name: "root".into(),
+                    uid: 0,
+                    gid: 0,
+                    home: "/root".into(),
+                },
+            },
+            now: clock().unwrap_or(0),
+            clock,
+        }
+    }
+
+    /// The time now, read again (`now` is when the command started).
+    pub fn clock(&self) -> Result<UnixTime> {
+        (self.clock)()
     }
 
     /// The user a self-service command acts for: `--user NAME`, or whoever runs twofold.
@@ -177,4 +216,41 @@ fn write_all(out: &mut dyn Write, text: &str) -> Result<()> {
             path: "standard output".into(),
             err,
         })
+}
+
+/// `text` as it may be shown on a terminal: control characters (escape sequences that clear
+/// the screen or retitle the window) and bidirectional overrides (text that reads otherwise
+/// than it is) written as `\u{..}`. For every value read from a file a user may write (in home
+/// mode the user writes their own secret file, and root reads it with `admin status`).
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_escapes_are_shown_not_sent() {
+        assert_eq!(printable("192.0.2.7"), "192.0.2.7");
+        assert_eq!(printable("hôte-é"), "hôte-é");
+        assert_eq!(
+            printable("\u{1b}]2;x\u{7}\u{9b}1J\n"),
+            "\\u{1b}]2;x\\u{7}\\u{9b}1J\\u{a}"
+        );
+        assert_eq!(printable("a\u{202E}b"), "a\\u{202e}b");
+    }
 }

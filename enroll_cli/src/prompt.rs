@@ -24,7 +24,7 @@ pub fn read_line() -> Result<Option<Zeroizing<String>>> {
     Ok(Some(line))
 }
 
-/// A person can retry at a terminal; a script gets one try.
+/// Whether a terminal echoes what is typed (a pipe does not).
 pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }

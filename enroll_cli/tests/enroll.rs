@@ -189,6 +189,25 @@ fn wrong_code_activates_nothing_and_removes_the_qr_image() {
     assert!(env.audit_lines().is_empty());
 }
 
+/// twofold(1) promises three tries; a script (or `ssh host twofold enroll`, no terminal)
+/// gets them too.
+#[test]
+fn answers_from_a_pipe_get_three_tries() {
+    let env = Env::new();
+    let (run, _) = enroll_answering(&env, &[], |secret| {
+        let device = device_with(secret);
+        format!("{}\n12ab\n{}\n", wrong_code(&device), oathtool(secret))
+    });
+    let run = run.success();
+    assert!(
+        run.stdout
+            .contains("That code does not match. 2 tries left."),
+        "{}",
+        run.stdout
+    );
+    assert!(env.secret_file("nobody").is_some());
+}
+
 #[test]
 fn no_code_and_non_codes_are_refused() {
     let env = Env::new();
