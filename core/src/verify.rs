@@ -134,8 +134,8 @@ fn decide_totp(
         let mut d = Decision::deny(
             "totp",
             format!(
-                "app codes locked after {} consecutive failures (code not checked); a recovery code, a pass or `twofold admin unlock` clears it",
-                file.state.failures
+                "app codes locked after {} (code not checked); a recovery code, a pass or `twofold admin unlock` clears it",
+                consecutive_failures(file.state.failures)
             ),
         );
         d.notice = Some(
@@ -147,8 +147,8 @@ fn decide_totp(
         let mut d = Decision::deny(
             "totp",
             format!(
-                "throttled after {} consecutive failures, until {} (code not checked)",
-                file.state.failures,
+                "throttled after {}, until {} (code not checked)",
+                consecutive_failures(file.state.failures),
                 crate::time::rfc3339(file.state.throttled_until)
             ),
         );
@@ -231,12 +231,17 @@ fn decide_totp(
         accepted: false,
         method: "totp",
         reason: format!(
-            "{why}; {} consecutive failures{throttle}",
-            next.state.failures
+            "{why}; {}{throttle}",
+            consecutive_failures(next.state.failures)
         ),
         notice: None,
         update: Some(next),
     }
+}
+
+/// "1 consecutive failure", "2 consecutive failures".
+fn consecutive_failures(n: u32) -> String {
+    format!("{n} consecutive failure{}", if n == 1 { "" } else { "s" })
 }
 
 fn decide_recovery(
@@ -322,6 +327,7 @@ mod tests {
     use super::*;
     use crate::codes::{classify, generate, grouped, RECOVERY_LEN};
     use crate::secret::SecretKey;
+    use zeroize::Zeroizing;
 
     const NOW: UnixTime = 1_800_000_000;
     const ORIGIN: Origin = Origin {
@@ -413,6 +419,47 @@ mod tests {
         let f = d.update.unwrap();
         assert_eq!((f.state.failures, f.state.throttled_until), (0, 0));
         assert!(decide(&f, &code(&f, NOW + 3), &config, NOW + 3, &ORIGIN).accepted);
+    }
+
+    #[test]
+    fn the_log_reason_counts_failures_in_good_english() {
+        let f = file();
+        let wrong = classify(b"000000");
+        let d = decide(&f, &wrong, &Config::default(), NOW, &ORIGIN);
+        assert_eq!(d.reason, "wrong code; 1 consecutive failure");
+        let d = decide(&d.update.unwrap(), &wrong, &Config::default(), NOW, &ORIGIN);
+        assert_eq!(d.reason, "wrong code; 2 consecutive failures");
+    }
+
+    /// Imported google-authenticator scratch codes have 8 digits, about 27 bits: guessed
+    /// without a limit they would fall in days, so they share the app codes' throttle and
+    /// lock (as google-authenticator's RATE_LIMIT covered them too). Recovery codes (80 bits)
+    /// are the way in that is never paused; `twofold import` and `status` say so.
+    #[test]
+    fn imported_scratch_codes_are_paused_and_locked_with_app_codes() {
+        let config = Config::default();
+        let mut f = file();
+        let scratch = Zeroizing::new("12345678".to_string());
+        f.set_legacy_scratch_codes(std::slice::from_ref(&scratch), 0)
+            .unwrap();
+        let typed = classify(scratch.as_bytes());
+        f.state.failures = config.rate_limit.free_failures;
+        f.state.throttled_until = NOW + 30;
+        let d = decide(&f, &typed, &config, NOW, &ORIGIN);
+        assert!(
+            !d.accepted && d.reason.contains("throttled"),
+            "{}",
+            d.reason
+        );
+        f.state.throttled_until = 0;
+        f.state.failures = config.rate_limit.totp_lockout_after;
+        let d = decide(&f, &typed, &config, NOW, &ORIGIN);
+        assert!(!d.accepted && d.reason.contains("locked"), "{}", d.reason);
+        f.state.failures = 0;
+        let d = decide(&f, &typed, &config, NOW, &ORIGIN);
+        assert!(d.accepted, "{}", d.reason);
+        let d = decide(&d.update.unwrap(), &typed, &config, NOW, &ORIGIN);
+        assert!(!d.accepted, "single use");
     }
 
     #[test]

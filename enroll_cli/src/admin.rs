@@ -1,7 +1,7 @@
 //! `twofold admin reset | unlock | issue-pass`: root only, each one audited.
 
 use crate::error::{Error, Result};
-use crate::invocation::Invocation;
+use crate::invocation::{printable, Invocation};
 use crate::journal::{Event, Journal};
 use crate::stored;
 use serde::Serialize;
@@ -45,7 +45,7 @@ pub fn reset(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()
         inv.say(&format!(
             "Removed {} ({}'s devices, recovery codes and pass). {} is now unenrolled: {policy}.\n\
              To enroll them again: `twofold enroll --user {}`, or issue a pass with `twofold admin issue-pass {} --ttl 1h`.\n",
-            loc.path(),
+            printable(loc.path()),
             account.name,
             account.name,
             account.name,
@@ -55,7 +55,7 @@ pub fn reset(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()
         inv.say(&format!(
             "{} had no secret file ({}); nothing changed.\n",
             account.name,
-            loc.path()
+            printable(loc.path())
         ))?;
     }
     inv.emit(&ResetJson {
@@ -98,8 +98,9 @@ pub fn unlock(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<(
         },
     )?;
     inv.say(&format!(
-        "Unlocked {}: {failures} failed attempts cleared{}.\n",
+        "Unlocked {}: {} cleared{}.\n",
         account.name,
+        crate::status::failed_attempts(failures),
         if was_throttled {
             ", throttling or lock lifted"
         } else {

@@ -2,7 +2,7 @@
 
 use crate::device::{table, DeviceInfo};
 use crate::error::Result;
-use crate::invocation::Invocation;
+use crate::invocation::{printable, Invocation};
 use crate::stored;
 use serde::Serialize;
 use twofold_core::account::Account;
@@ -63,6 +63,16 @@ pub fn admin_status(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Re
     show(inv, &account, loc.path(), file.as_ref(), true)
 }
 
+/// "1 failure", "2 failures".
+fn failures(n: u32) -> String {
+    format!("{n} failure{}", if n == 1 { "" } else { "s" })
+}
+
+/// "1 failed attempt", "2 failed attempts".
+pub fn failed_attempts(n: u32) -> String {
+    format!("{n} failed attempt{}", if n == 1 { "" } else { "s" })
+}
+
 fn unenrolled_policy(inv: &Invocation) -> String {
     match inv.config.unenrolled_allow_until {
         Some(t) if inv.now < t => format!("allow until {}", rfc3339(t)),
@@ -94,8 +104,9 @@ fn show(
             "Run `twofold enroll` to set up an authenticator app.".into()
         };
         inv.say(&format!(
-            "{} is not enrolled (no {path}).\nPolicy for unenrolled users: {policy} ({meaning}).\n{next}\n",
-            account.name
+            "{} is not enrolled (no {}).\nPolicy for unenrolled users: {policy} ({meaning}).\n{next}\n",
+            account.name,
+            printable(path)
         ))?;
         return inv.emit(&StatusJson {
             user: &account.name,
@@ -123,8 +134,9 @@ fn show(
     let st = &file.state;
 
     let mut t = format!(
-        "User:            {}\nSecret file:     {path}\n",
-        account.name
+        "User:            {}\nSecret file:     {}\n",
+        account.name,
+        printable(path)
     );
     if file.devices.is_empty() {
         t.push_str("Devices:         none (only recovery codes or a pass log in)\n");
@@ -135,23 +147,33 @@ fn show(
     t.push_str(&format!("Recovery codes:  {recovery_left} left"));
     if low {
         let fix = if admin {
-            "the user should run `twofold recovery regenerate`"
+            format!(
+                "the user should run `twofold recovery regenerate`, or root `twofold --user {} recovery regenerate`",
+                account.name
+            )
         } else {
-            "run `twofold recovery regenerate`"
+            "run `twofold recovery regenerate`".into()
         };
-        t.push_str(&format!("  (warning: only {recovery_left} left; {fix})"));
+        let count = if recovery_left == 0 {
+            "none left".to_string()
+        } else {
+            format!("only {recovery_left} left")
+        };
+        t.push_str(&format!("  (warning: {count}; {fix})"));
     }
     t.push('\n');
     if scratch_left > 0 {
+        // 8 digits are too few to be tried without a limit (verify.rs): unlike recovery
+        // codes, they are refused while app codes are paused or locked.
         t.push_str(&format!(
-            "Scratch codes:   {scratch_left} left (imported from google-authenticator)\n"
+            "Scratch codes:   {scratch_left} left (imported from google-authenticator; paused and locked with app codes, unlike recovery codes)\n"
         ));
     }
     match &file.pass {
         Some(p) if inv.now < p.expires => t.push_str(&format!(
             "Access pass:     valid until {} (issued by {})\n",
             rfc3339(p.expires),
-            p.issued_by
+            printable(&p.issued_by)
         )),
         Some(p) => t.push_str(&format!(
             "Access pass:     expired at {}\n",
@@ -163,8 +185,8 @@ fn show(
         Some(time) => t.push_str(&format!(
             "Last login:      {} from {} ({})\n",
             rfc3339(time),
-            st.last_login_from.as_deref().unwrap_or("unknown"),
-            st.last_login_method.as_deref().unwrap_or("unknown method")
+            printable(st.last_login_from.as_deref().unwrap_or("unknown")),
+            printable(st.last_login_method.as_deref().unwrap_or("unknown method"))
         )),
         None => t.push_str("Last login:      none recorded\n"),
     }
@@ -175,19 +197,19 @@ fn show(
     };
     if locked {
         t.push_str(&format!(
-            "Locked:          yes, codes from apps are refused after {} failures, until a login with a recovery code or pass{unlock}\n",
-            st.failures
+            "Locked:          yes, codes from apps are refused after {}, until a login with a recovery code or pass{unlock}\n",
+            failures(st.failures)
         ));
     } else if throttled {
         t.push_str(&format!(
-            "Throttled:       yes, codes from apps are refused until {} after {} failures{unlock}\n",
+            "Throttled:       yes, codes from apps are refused until {} after {}{unlock}\n",
             rfc3339(st.throttled_until),
-            st.failures
+            failures(st.failures)
         ));
     } else {
         t.push_str(&format!(
-            "Throttled:       no ({} failed attempts since the last login)\n",
-            st.failures
+            "Throttled:       no ({} since the last login)\n",
+            failed_attempts(st.failures)
         ));
     }
     inv.say(&t)?;

@@ -128,6 +128,16 @@ fn unlock_clears_failures_and_throttling() {
     assert_eq!((file.state.failures, file.state.throttled_until), (0, 0));
     assert_eq!(env.audit_lines().last().unwrap()["action"], "admin-unlock");
 
+    // One failure is "1 failed attempt", in good English.
+    let mut file = env.secret_file("nobody").unwrap();
+    file.state.failures = 1;
+    env.put_secret_file("nobody", &file);
+    let text = env.run(&["admin", "unlock", "nobody"]).success().stdout;
+    assert_eq!(
+        text,
+        "Unlocked nobody: 1 failed attempt cleared (was not throttled).\n"
+    );
+
     let (error, hint) = env
         .run(&["--json", "admin", "unlock", "daemon"])
         .failure()

@@ -215,3 +215,64 @@ fn files_that_are_not_plain_are_read_through_the_toml_crate() {
     // The literal string's path, so the configuration went through the toml crate.
     assert_eq!(json["secret_path"], path.display().to_string(), "{json}");
 }
+
+/// In home mode the user writes their own secret file, and root reads it with `admin
+/// status`: what the file says must not reach root's terminal as escape sequences.
+#[test]
+fn values_from_the_file_are_shown_with_control_characters_escaped() {
+    let env = Env::new();
+    env.enroll("nobody");
+    let hostile = "\u{1b}]2;x\u{7}";
+    let mut file = env.secret_file("nobody").unwrap();
+    file.state.last_login = Some(1_790_000_000);
+    file.state.last_login_from = Some(hostile.into());
+    file.state.last_login_method = Some(hostile.into());
+    file.set_pass("0123456789ABCDEFGHJK", now(), now() + 600, hostile)
+        .unwrap();
+    env.put_secret_file("nobody", &file);
+    for args in [
+        &["admin", "status", "nobody"][..],
+        &["--user", "nobody", "status"],
+    ] {
+        let text = env.run(args).success().stdout;
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{args:?}: {text:?}"
+        );
+        assert!(
+            text.contains("from \\u{1b}]2;x\\u{7} (\\u{1b}]2;x\\u{7})\n"),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.contains("(issued by \\u{1b}]2;x\\u{7})"),
+            "{args:?}: {text}"
+        );
+    }
+    // JSON escapes them itself, and keeps the value.
+    let json = env
+        .run(&["--json", "--user", "nobody", "status"])
+        .success()
+        .json();
+    assert_eq!(json["last_login"]["from"], hostile);
+}
+
+/// Imported scratch codes share the app codes' throttle (8 digits are too few to try without
+/// a limit), so status says so, and that recovery codes are missing.
+#[test]
+fn status_after_an_import_asks_for_recovery_codes() {
+    let env = Env::new();
+    env.enroll("nobody");
+    // What an import leaves: a device, scratch codes, no recovery codes.
+    let mut file = env.secret_file("nobody").unwrap();
+    file.recovery = None;
+    file.set_legacy_scratch_codes(&[zeroize::Zeroizing::new("12345678".into())], 0)
+        .unwrap();
+    env.put_secret_file("nobody", &file);
+    let text = env.run(&["admin", "status", "nobody"]).success().stdout;
+    for want in [
+        "Recovery codes:  0 left  (warning: none left; the user should run `twofold recovery regenerate`, or root `twofold --user nobody recovery regenerate`)\n",
+        "Scratch codes:   1 left (imported from google-authenticator; paused and locked with app codes, unlike recovery codes)\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in:\n{text}");
+    }
+}
