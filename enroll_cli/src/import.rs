@@ -9,18 +9,14 @@ use crate::error::{Error, Result};
 use crate::invocation::Invocation;
 use crate::journal::{Event, Journal};
 use crate::stored;
-use nix::fcntl::OFlag;
-use nix::sys::stat::{fstat, Mode, SFlag};
 use serde::Serialize;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use twofold_core::account::Account;
 use twofold_core::secret::{Device, SecretKey, MAX_RECOVERY_CODES};
+use twofold_core::store::{Location, Owner, SecretStore, StoreError};
 use twofold_core::SecretFile;
 use zeroize::Zeroizing;
 
-/// A real file is well under 1 KiB.
-const MAX_FILE_BYTES: u64 = 64 * 1024;
 /// The most steps either side of now twofold accepts (as `window` in twofold.toml).
 const MAX_WINDOW: u8 = 10;
 
@@ -181,9 +177,13 @@ fn shown(name: &str) -> String {
     }
 }
 
-/// Reads the file. Threats: root reading a path in a user's home, where the user may have
-/// put a symlink (refused, `O_NOFOLLOW`) or a hard link to a file of root's (refused: the
-/// owner must be root or the user, with one link only), or a FIFO (refused, `O_NONBLOCK`).
+/// Reads the file as `account` would, through the store's walk (`twofold_core::store`):
+/// with the user's file identity (fsuid/fsgid) when root runs it, every component opened
+/// without following symlinks and checked on its descriptor, the directories owned by root
+/// or the user and writable by nobody else, the file the user's own (mode 0600 or
+/// stricter, one link, a regular file, opened `O_NONBLOCK`). Threat: root importing for a
+/// user who controls a directory on the path and swaps it (or the file) for a symlink, or
+/// a hard link, to a file of root's, which would then become that user's secret.
 fn read_file(path: &Path, account: &Account) -> Result<Zeroizing<String>> {
     let shown = path.display().to_string();
     let refuse = |problem: String, fix: &str| Error::ImportFile {
@@ -191,62 +191,35 @@ fn read_file(path: &Path, account: &Account) -> Result<Zeroizing<String>> {
         problem,
         fix: fix.into(),
     };
-    let fd = nix::fcntl::open(
-        path,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-        Mode::empty(),
-    )
-    .map_err(|e| match e {
-        nix::errno::Errno::ENOENT => refuse(
-            "does not exist".into(),
-            "give the path of the google-authenticator file: `twofold import google-authenticator FILE`",
-        ),
-        nix::errno::Errno::ELOOP => refuse("is a symlink".into(), "give the path of the real file"),
-        e => refuse(format!("cannot be opened ({})", e.desc()), "check the file's permissions"),
-    })?;
-    let st = fstat(&fd).map_err(|e| {
+    let absolute = std::path::absolute(path).map_err(|e| {
         refuse(
-            format!("fstat failed ({})", e.desc()),
-            "check the file system",
+            format!("cannot be found from the current directory ({e})"),
+            "give an absolute path",
         )
     })?;
-    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+    let owner = Owner::User {
+        uid: account.uid,
+        gid: account.gid,
+    };
+    let from_store = |e: StoreError| Error::ImportFile {
+        file: e.path,
+        problem: e.problem,
+        fix: e.fix,
+    };
+    let loc = absolute
+        .to_str()
+        .ok_or_else(|| refuse("is not a UTF-8 path".into(), "rename it"))
+        .and_then(|p| Location::from_path(p, owner).map_err(from_store))?;
+    let bytes = match SecretStore::open(&loc).map_err(from_store)? {
+        Some(dir) => dir.read_bytes().map_err(from_store)?,
+        None => None,
+    };
+    let Some(bytes) = bytes else {
         return Err(refuse(
-            "is not a regular file".into(),
-            "give the path of the real file",
+            "does not exist".into(),
+            "give the path of the google-authenticator file: `twofold import google-authenticator FILE`",
         ));
-    }
-    if st.st_uid != 0 && st.st_uid != account.uid {
-        return Err(refuse(
-            format!(
-                "is owned by uid {}, neither root nor {}",
-                st.st_uid, account.name
-            ),
-            "use the user's own file, or a copy owned by root",
-        ));
-    }
-    if st.st_nlink != 1 {
-        return Err(refuse(
-            format!("has {} hard links", st.st_nlink),
-            "use a copy of the file",
-        ));
-    }
-    let mut bytes = Zeroizing::new(Vec::new());
-    std::fs::File::from(fd)
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| {
-            refuse(
-                format!("cannot be read ({e})"),
-                "check the file's permissions",
-            )
-        })?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(refuse(
-            "is too large for a google-authenticator file".into(),
-            "give the right file",
-        ));
-    }
+    };
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| refuse("is not text".into(), "give the google-authenticator file"))?
         .to_string();
@@ -328,18 +301,31 @@ pub fn google_authenticator(
     };
     let mut t = format!(
         "Imported {shown} for {} as device `{device_name}`: the same secret, so the app keeps working.\n\
-         Codes last {} seconds; accepted {window}.\n\
-         {} scratch codes kept (stored as hashes); each still works once.\n",
-        account.name,
-        ga.period,
-        ga.scratch.len()
+         Codes last {} seconds; accepted {window}.\n",
+        account.name, ga.period,
     );
+    if !ga.scratch.is_empty() {
+        t.push_str(&format!(
+            "{} scratch codes kept (stored as hashes); each works once, but like codes from the app\n\
+             they are paused after wrong codes and locked after {} (8 digits are too few to be\n\
+             tried without a limit).\n",
+            ga.scratch.len(),
+            inv.config.rate_limit.totp_lockout_after
+        ));
+    }
     for note in &ga.notes {
         t.push_str(&format!("Note: {note}.\n"));
     }
-    t.push_str(
-        "Run `twofold recovery regenerate` for twofold recovery codes, which are stronger than scratch codes.\n",
-    );
+    let regenerate = if account.uid == inv.invoker.uid {
+        "twofold recovery regenerate".to_string()
+    } else {
+        format!("twofold --user {} recovery regenerate", account.name)
+    };
+    t.push_str(&format!(
+        "{} has no recovery codes yet: run `{regenerate}` now. Recovery codes are never paused or\n\
+         locked, so they still let {} in when codes from the app are refused.\n",
+        account.name, account.name
+    ));
     inv.say(&t)?;
     inv.emit(&ImportJson {
         user: &account.name,

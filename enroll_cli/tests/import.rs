@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use twofold_core::codes::classify;
 use twofold_core::verify::{decide, Origin};
@@ -14,9 +15,27 @@ const ORIGIN: Origin = Origin {
 };
 const SECRET: &str = "JBSWY3DPEHPK3PXP";
 
+/// nobody's uid and gid (nogroup).
+const NOBODY: u32 = 65534;
+
+/// A directory of nobody's, as a home directory would be.
+fn nobody_dir(env: &Env) -> PathBuf {
+    let dir = env.path().join("nobody");
+    if !dir.exists() {
+        std::fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    dir
+}
+
+/// A google-authenticator file of nobody's, as google-authenticator writes it (mode 0400).
 fn ga_file(env: &Env, text: &str) -> PathBuf {
-    let path = env.path().join("google_authenticator");
+    let path = nobody_dir(env).join(".google_authenticator");
+    let _ = std::fs::remove_file(&path);
     std::fs::write(&path, text).unwrap();
+    std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
     path
 }
 
@@ -190,59 +209,118 @@ fn hotp_files_are_refused() {
     assert!(!env.secret_path("nobody").exists());
 }
 
+fn import_as_root_for_nobody(env: &Env, path: &std::path::Path) -> (String, String) {
+    env.run(&[
+        "--json",
+        "--user",
+        "nobody",
+        "import",
+        "google-authenticator",
+        path.to_str().unwrap(),
+    ])
+    .failure()
+    .error_json()
+}
+
 #[test]
 fn files_that_could_be_planted_are_refused() {
     let env = Env::new();
     let path = ga_file(&env, &format!("{SECRET}\n\" TOTP_AUTH\n"));
-    let link = env.path().join("link");
+    let link = nobody_dir(&env).join("link");
     std::os::unix::fs::symlink(&path, &link).unwrap();
-    let (error, _) = env
-        .run(&[
-            "--json",
-            "--user",
-            "nobody",
-            "import",
-            "google-authenticator",
-            link.to_str().unwrap(),
-        ])
-        .failure()
-        .error_json();
+    let (error, _) = import_as_root_for_nobody(&env, &link);
     assert_eq!(error, format!("{} is a symlink", link.display()));
-    // Owned by a third user: not the user's own file, nor root's copy.
-    std::os::unix::fs::chown(&path, Some(1), Some(1)).unwrap();
-    let (error, _) = env
-        .run(&[
-            "--json",
-            "--user",
-            "nobody",
-            "import",
-            "google-authenticator",
-            path.to_str().unwrap(),
-        ])
-        .failure()
-        .error_json();
-    assert_eq!(
-        error,
-        format!(
-            "{} is owned by uid 1, neither root nor nobody",
-            path.display()
-        )
+    // Owned by another user, or by root: not the user's own file.
+    for owner in [1, 0] {
+        std::os::unix::fs::chown(&path, Some(owner), Some(owner)).unwrap();
+        let (error, hint) = import_as_root_for_nobody(&env, &path);
+        assert_eq!(
+            error,
+            format!(
+                "{} is owned by uid {owner}, expected uid {NOBODY}",
+                path.display()
+            )
+        );
+        assert!(
+            hint.starts_with(&format!("chown it to uid {NOBODY}")),
+            "{hint}"
+        );
+    }
+    std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+    // A hard link of the user's file elsewhere is not the user's file either.
+    let hard = nobody_dir(&env).join("hard");
+    std::fs::hard_link(&path, &hard).unwrap();
+    let (error, _) = import_as_root_for_nobody(&env, &hard);
+    assert_eq!(error, format!("{} has 2 hard links", hard.display()));
+    std::fs::remove_file(&hard).unwrap();
+    // Readable by others: not a secret any more.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (error, _) = import_as_root_for_nobody(&env, &path);
+    assert!(
+        error.contains("readable or writable by group or others"),
+        "{error}"
     );
-    let (error, hint) = env
-        .run(&[
-            "--json",
-            "--user",
-            "nobody",
-            "import",
-            "google-authenticator",
-            "/nonexistent/ga",
-        ])
-        .failure()
-        .error_json();
+    let (error, hint) = import_as_root_for_nobody(&env, std::path::Path::new("/nonexistent/ga"));
     assert_eq!(error, "/nonexistent/ga does not exist");
     assert!(
         hint.contains("twofold import google-authenticator FILE"),
         "{hint}"
     );
     assert!(!env.secret_path("nobody").exists());
+}
+
+/// The attack on root's import: the user swaps a directory on the path for a symlink to a
+/// directory of root's, where root keeps its own google-authenticator file. Root must not
+/// import its own secret into the user's enrollment.
+#[test]
+fn a_directory_swapped_for_a_symlink_to_roots_file_is_refused_and_nothing_is_written() {
+    let env = Env::new();
+    let roots = env.path().join("root-home");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let roots_file = roots.join(".google_authenticator");
+    std::fs::write(&roots_file, format!("{SECRET}\n\" TOTP_AUTH\n12345678\n")).unwrap();
+    std::fs::set_permissions(&roots_file, std::fs::Permissions::from_mode(0o400)).unwrap();
+    // In nobody's own directory, `old-phone` was a directory; now it points at root's.
+    let swapped = nobody_dir(&env).join("old-phone");
+    std::os::unix::fs::symlink(&roots, &swapped).unwrap();
+    let path = swapped.join(".google_authenticator");
+
+    let (error, hint) = import_as_root_for_nobody(&env, &path);
+    assert_eq!(
+        error,
+        format!("{} is a symlink or not a directory", swapped.display())
+    );
+    assert!(hint.contains("never follows symlinks"), "{hint}");
+    assert!(!env.secret_path("nobody").exists());
+    assert!(
+        !env.path().join("secrets").exists(),
+        "not even the directory"
+    );
+    assert!(env.audit_lines().is_empty());
+}
+
+/// Scratch codes have 8 digits: they share the app codes' throttle and lock, so the import
+/// says so and asks for recovery codes, which are never paused.
+#[test]
+fn import_asks_for_recovery_codes_and_says_scratch_codes_are_throttled() {
+    let env = Env::new();
+    let path = ga_file(&env, &format!("{SECRET}\n\" TOTP_AUTH\n12345678\n"));
+    let text = env
+        .run(&[
+            "--user",
+            "nobody",
+            "import",
+            "google-authenticator",
+            path.to_str().unwrap(),
+        ])
+        .success()
+        .stdout;
+    for want in [
+        "1 scratch codes kept (stored as hashes); each works once, but like codes from the app\n\
+         they are paused after wrong codes and locked after 100",
+        "nobody has no recovery codes yet: run `twofold --user nobody recovery regenerate` now.",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in:\n{text}");
+    }
 }
