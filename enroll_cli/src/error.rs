@@ -112,7 +112,7 @@ impl Error {
         match self {
             Error::Usage(_) => "run `twofold --help`, or `twofold COMMAND --help`".into(),
             Error::Config(_) => {
-                "fix the file (`man twofold` lists the keys), or pass --config PATH to use another one"
+                "fix the file (`man 5 twofold.toml` lists the keys), or pass --config PATH to use another one"
                     .into()
             }
             Error::Account { name, err } => match err {

@@ -27,6 +27,9 @@ use invocation::Invocation;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// twofold(1) as the packages install it: `twofold man` prints the same page.
+const MAN_PAGE: &str = include_str!("../../packaging/man/twofold.1");
+
 fn main() -> ExitCode {
     // Files that are not plain (written by hand) are read by the toml crate, in this process
     // (core/src/fallback.rs).
@@ -75,10 +78,20 @@ fn report(e: &Error, json: bool) {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    // These need neither the configuration nor an account.
+    // These need neither the configuration nor an account, and print no JSON.
+    let printed = match &cli.command {
+        Command::Completions { .. } => Some("completions"),
+        Command::Man => Some("man"),
+        _ => None,
+    };
+    if let Some(command) = printed.filter(|_| cli.json) {
+        return Err(Error::Usage(format!(
+            "--json does not apply to `twofold {command}`, which prints a file as it is"
+        )));
+    }
     match &cli.command {
         Command::Completions { shell } => return completions(*shell),
-        Command::Man => return man(),
+        Command::Man => return write_stdout(MAN_PAGE.as_bytes()),
         _ => {}
     }
     let inv = Invocation::start(&cli.config, cli.json)?;
@@ -119,14 +132,6 @@ fn completions(shell: Shell) -> Result<()> {
     };
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "twofold", &mut out);
-    write_stdout(&out)
-}
-
-fn man() -> Result<()> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut out)
-        .map_err(|e| Error::Internal(format!("man page: {e}")))?;
     write_stdout(&out)
 }
 

@@ -118,6 +118,11 @@ fn bad_configuration_and_usage_errors() {
         "{error}"
     );
     assert!(hint.contains("--config PATH"), "{hint}");
+    // The keys are in twofold.toml(5), not in twofold(1).
+    assert!(
+        hint.contains("`man 5 twofold.toml` lists the keys"),
+        "{hint}"
+    );
 
     let run = env.run(&["--json", "frobnicate"]);
     assert_eq!(run.code, 2);
@@ -169,17 +174,26 @@ fn completions_and_man_page() {
         fish.contains("complete -c twofold") && fish.contains("issue-pass"),
         "{fish:.300}"
     );
-    // Needs no configuration: works with a broken one.
+    // Needs no configuration: works with a broken one. The page is the one the packages
+    // install, byte for byte: one source.
     let man = run(&["--config", "/nonexistent/dir/x.toml", "man"]);
-    assert!(man.contains(".TH twofold 1"), "{man:.300}");
-    for word in [
-        "enroll",
-        "device",
-        "recovery",
-        "admin",
-        "import",
-        "\\-\\-json",
-    ] {
-        assert!(man.contains(word), "{word} missing from the man page");
+    assert_eq!(man, include_str!("../../packaging/man/twofold.1"));
+}
+
+/// `completions` and `man` print a file as it is: `--json` is refused, not ignored.
+#[test]
+fn json_is_refused_where_nothing_is_json() {
+    for args in [&["--json", "man"][..], &["--json", "completions", "bash"]] {
+        let out = std::process::Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert!(
+            doc["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("--json does not apply"),
+            "{doc}"
+        );
     }
 }
