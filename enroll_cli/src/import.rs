@@ -306,10 +306,11 @@ pub fn google_authenticator(
     );
     if !ga.scratch.is_empty() {
         t.push_str(&format!(
-            "{} scratch codes kept (stored as hashes); each works once, but like codes from the app\n\
+            "{} scratch code{} kept (stored as hashes); each works once, but like codes from the app\n\
              they are paused after wrong codes and locked after {} (8 digits are too few to be\n\
              tried without a limit).\n",
             ga.scratch.len(),
+            if ga.scratch.len() == 1 { "" } else { "s" },
             inv.config.rate_limit.totp_lockout_after
         ));
     }

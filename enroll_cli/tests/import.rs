@@ -317,7 +317,7 @@ fn import_asks_for_recovery_codes_and_says_scratch_codes_are_throttled() {
         .success()
         .stdout;
     for want in [
-        "1 scratch codes kept (stored as hashes); each works once, but like codes from the app\n\
+        "1 scratch code kept (stored as hashes); each works once, but like codes from the app\n\
          they are paused after wrong codes and locked after 100",
         "nobody has no recovery codes yet: run `twofold --user nobody recovery regenerate` now.",
     ] {
