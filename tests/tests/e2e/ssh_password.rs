@@ -42,22 +42,4 @@ fn right_password_with_wrong_code_is_denied() {
     host.decision(1).assert_denied("alice", "totp");
 }
 
-#[test]
-fn wrong_password_is_denied_before_any_code_is_asked() {
-    let host = alice_with_password();
-    let code = host.totp("alice");
-
-    host.ssh("alice")
-        .answer_with("not-the-password")
-        .answer_with(&code)
-        .run()
-        .assert_failure()
-        .assert_prompts(&["Password: "]);
-
-    // The code was never tried, so it still works.
-    host.ssh("alice")
-        .answer_with("alice-password")
-        .answer_with(&code)
-        .run()
-        .assert_success();
-}
+// A wrong password: password_examples.rs, for this example and the rpm one.
