@@ -33,15 +33,18 @@ fn markdown_snippet(text: &str, name: &str) -> Result<String, String> {
     let after = unique_marker(text, &marker)?;
     let mut lines = after.lines().skip_while(|l| l.trim().is_empty());
     let fence = lines.next().unwrap_or_default();
+    // A block in a list item is indented like its fence; the indentation is not its text.
+    let indent = &fence[..fence.len() - fence.trim_start().len()];
+    let fence = fence.trim_start();
     if !fence.starts_with("```") {
         return Err(format!("{marker} is not followed by a fenced block"));
     }
     let mut body = String::new();
     for line in lines {
-        if line.starts_with("```") {
+        if line.trim_start().starts_with("```") {
             return Ok(body);
         }
-        body.push_str(line);
+        body.push_str(line.strip_prefix(indent).unwrap_or(line));
         body.push('\n');
     }
     Err(format!("the block after {marker} has no closing fence"))
@@ -110,6 +113,8 @@ mod tests {
             .unwrap_err()
             .contains("more than once"));
         assert!(markdown_snippet("<!-- snippet: x -->\ntext\n", "x").is_err());
+        let indented = "- item\n  <!-- snippet: x -->\n  ```toml\n  a = 1\n  ```\n";
+        assert_eq!(markdown_snippet(indented, "x").unwrap(), "a = 1\n");
     }
 
     #[test]

@@ -371,9 +371,10 @@ impl Host {
     /// Runs `script` as `user` the way a person with an authenticator app does: whenever
     /// it prints an `otpauth://` URI (as `twofold enroll` does), the app's current code for
     /// that secret is typed in. The last secret shown, with the recovery codes printed,
-    /// becomes `user`'s [`Host::enrollment`], so [`Host::totp`] gives their codes.
+    /// becomes `enrolled`'s [`Host::enrollment`] (`user` itself, or the user root enrolled
+    /// with `--user`), so [`Host::totp`] gives their codes.
     #[track_caller]
-    pub fn run_with_app(&mut self, user: &str, script: &str) -> Output {
+    pub fn run_with_app(&mut self, user: &str, script: &str, enrolled: &str) -> Output {
         let mut uri = None;
         let out = self.container.exec_answering(user, script, |line| {
             let shown = line
@@ -393,7 +394,7 @@ impl Host {
                 uri,
                 recovery_codes,
             };
-            self.enrollments.insert(user.into(), enrollment);
+            self.enrollments.insert(enrolled.into(), enrollment);
         }
         out
     }

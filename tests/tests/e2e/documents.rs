@@ -79,7 +79,7 @@ fn first_hour_ends_with_codes_asked_and_nobody_locked_out() {
     // 2. Enroll root and the admins, each in their own session, with an app.
     let enroll = snippet(README, "first-hour-enroll");
     for user in ["root", "admin"] {
-        host.run_with_app(user, &enroll).assert_success();
+        host.run_with_app(user, &enroll, user).assert_success();
         assert_eq!(host.enrollment(user).recovery_codes.len(), 10);
     }
     run_commands(&host, &snippet(README, "first-hour-break-glass"));
@@ -174,6 +174,34 @@ fn first_hour_deadline_lets_unenrolled_users_in_until_it_passes() {
     put_at_top_of_config(&host, &snippet(README, "unenrolled-deadline"));
 
     host.ssh("bob").run().assert_success().assert_stdout("bob");
+}
+
+/// README "Who runs what", system mode: root enrolls alice with `--user`, alice's own
+/// twofold commands are refused with a pointer to an administrator, and her ssh login asks
+/// for the code root set up.
+#[test]
+fn system_mode_root_runs_the_commands_users_cannot() {
+    let mut host = Host::new()
+        .user("alice")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .build();
+    put_at_top_of_config(&host, &snippet(README, "system-mode"));
+
+    host.run_with_app("root", &snippet(README, "system-mode-enroll"), "alice")
+        .assert_success();
+    host.run("test -f /var/lib/twofold/alice.toml")
+        .assert_success();
+    host.run_as("alice", "twofold status")
+        .assert_failure()
+        .assert_stderr_contains("administrator");
+    host.run_as("alice", "twofold enroll --no-confirm")
+        .assert_failure();
+
+    host.ssh("alice")
+        .answer_with(&host.totp_in_steps("alice", 1))
+        .run()
+        .assert_success()
+        .assert_prompts(&["Verification code: "]);
 }
 
 /// README's by-hand sshd section: the drop-in as printed, and the PAM lines put in place
