@@ -1,5 +1,5 @@
 //! pam_twofold's lines in `/var/log/auth.log`, in the format INTERFACES.md fixes:
-//! `service=sshd user=alice rhost=127.0.0.1 method=totp result=success reason="..."`.
+//! `service="sshd" user="alice" rhost="127.0.0.1" method=totp result=success reason="..."`.
 
 use std::collections::BTreeMap;
 
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn parses_a_decision_line() {
-        let line = r#"2026-11-25T11:12:16.004632+00:00 twofold-e2e pam_twofold[41]: service=sshd user=alice rhost=127.0.0.1 method=totp result=success reason="code accepted (device \"phone\")""#;
+        let line = r#"2026-11-25T11:12:16.004632+00:00 twofold-e2e pam_twofold[41]: service="sshd" user="alice" rhost="127.0.0.1" method=totp result=success reason="code accepted (device \"phone\")""#;
         let d = Decision::parse(line).expect("a decision");
         d.assert("alice", "totp", "success");
         assert_eq!(d.service(), "sshd");

@@ -87,6 +87,63 @@ impl Container {
     }
 }
 
+impl Container {
+    /// Runs `script` as `user` like [`Container::exec`], and plays the person at the
+    /// terminal: each line the script prints on stdout goes to `answer`, and what it returns
+    /// is typed on the script's stdin, followed by a newline.
+    pub(crate) fn exec_answering(
+        &self,
+        user: &str,
+        script: &str,
+        mut answer: impl FnMut(&str) -> Option<String>,
+    ) -> Output {
+        let mut child = Command::new("docker")
+            .args([
+                "exec",
+                "--interactive",
+                "--user",
+                user,
+                &self.name,
+                "sh",
+                "-c",
+                script,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| no_docker(e));
+        let mut input = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
+        });
+        let mut printed = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let line = line.expect("reading docker exec's stdout");
+            if let Some(reply) = answer(&line) {
+                // A command that exits without reading its input closes the pipe: its
+                // output says what happened.
+                let _ = writeln!(input, "{reply}");
+            }
+            printed.push_str(&line);
+            printed.push('\n');
+        }
+        drop(input);
+        let status = child.wait().expect("waiting for docker exec");
+        Output {
+            command: format!("[{user}] {script}"),
+            status: status.code().unwrap_or(-1),
+            stdout: printed,
+            stderr: errors.join().expect("stderr reader"),
+            prompts: Vec::new(),
+        }
+    }
+}
+
 impl Drop for Container {
     fn drop(&mut self) {
         if std::env::var_os("TWOFOLD_E2E_KEEP").is_some_and(|v| v == "1") {

@@ -19,6 +19,9 @@ pub enum SshAuth {
     PublickeyThenTotp,
     /// Keyboard-interactive only: pam_unix asks for the password, then pam_twofold for a code.
     PasswordThenTotp,
+    /// Debian's stock sshd configuration and `/etc/pam.d/sshd`, as installed: for tests
+    /// that follow the documents' own steps to change them.
+    DebianDefault,
 }
 
 /// How sudo authenticates (`/etc/pam.d/sudo`).
@@ -34,6 +37,28 @@ pub enum SudoAuth {
 /// Where the package puts its example PAM files; the suite installs those, so it tests
 /// what administrators are told to copy.
 const EXAMPLES: &str = "/usr/share/doc/twofold/examples";
+
+/// No systemd in the container: the documents' `systemctl reload ssh` (or `restart`, or
+/// `sshd`) stops the listening sshd and starts it again, returning once it listens, so a
+/// test runs the documents' commands as printed. Open sessions are not affected.
+const SYSTEMCTL_SHIM: &str = r#"cat >/usr/local/sbin/systemctl <<'EOF'
+#!/bin/sh
+# twofold-e2e: the part of systemctl the documents use, for a container without systemd.
+case "$1 $2" in
+"reload ssh" | "restart ssh" | "reload sshd" | "restart sshd")
+    kill "$(cat /run/sshd.pid)"
+    for _ in $(seq 250); do [ -e /run/sshd.pid ] || break; sleep 0.02; done
+    /usr/sbin/sshd
+    for _ in $(seq 250); do
+        awk '$2 ~ /:0016$/ && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp && exit 0
+        sleep 0.02
+    done
+    echo "sshd is not listening on port 22" >&2; exit 1 ;;
+*) echo "systemctl shim of twofold-e2e: $* is not supported" >&2; exit 1 ;;
+esac
+EOF
+chmod 0755 /usr/local/sbin/systemctl
+"#;
 
 /// What a file written during setup contains.
 enum Contents {
@@ -208,6 +233,7 @@ impl HostBuilder {
             // packaged example's own list is not the one wanted.
             let (methods, sshd_example, pam_example) = match auth {
                 SshAuth::Publickey => ("AuthenticationMethods publickey\n", None, None),
+                SshAuth::DebianDefault => ("", None, None),
                 SshAuth::PublickeyThenTotp => ("", Some("sshd_config"), Some("pam.d-sshd")),
                 SshAuth::PasswordThenTotp => (
                     // The alternative line the example gives for hosts without keys.
@@ -256,6 +282,9 @@ impl HostBuilder {
         }
         if !self.sudoers.is_empty() {
             s += "chmod 0440 /etc/sudoers.d/twofold-e2e\n";
+        }
+        if self.sshd.is_some() {
+            s += SYSTEMCTL_SHIM;
         }
         s += if self.sshd.is_some() {
             "start-services sshd\n"
@@ -337,6 +366,56 @@ impl Host {
     /// Runs a shell command as `user`.
     pub fn run_as(&self, user: &str, command: &str) -> Output {
         self.container.exec(user, command, b"")
+    }
+
+    /// Runs `script` as `user` the way a person with an authenticator app does: whenever
+    /// it prints an `otpauth://` URI (as `twofold enroll` does), the app's current code for
+    /// that secret is typed in. The last secret shown, with the recovery codes printed,
+    /// becomes `enrolled`'s [`Host::enrollment`] (`user` itself, or the user root enrolled
+    /// with `--user`), so [`Host::totp`] gives their codes.
+    #[track_caller]
+    pub fn run_with_app(&mut self, user: &str, script: &str, enrolled: &str) -> Output {
+        let mut uri = None;
+        let out = self.container.exec_answering(user, script, |line| {
+            let shown = line
+                .split_whitespace()
+                .find(|w| w.starts_with("otpauth://"))?;
+            uri = Some(shown.to_owned());
+            Some(self.totp_of_secret(&uri_secret(shown), 0))
+        });
+        if let Some(uri) = uri {
+            let recovery_codes = (out.stdout.split_whitespace())
+                .filter(|w| is_recovery_code(w))
+                .map(str::to_owned)
+                .collect();
+            let enrollment = Enrollment {
+                device: String::new(),
+                secret: uri_secret(&uri),
+                uri,
+                recovery_codes,
+            };
+            self.enrollments.insert(enrolled.into(), enrollment);
+        }
+        out
+    }
+
+    /// Writes `contents` to `path` as root, mode 0644, replacing the file.
+    #[track_caller]
+    pub fn write_file(&self, path: &str, contents: &str) {
+        let path = quote(path);
+        self.run(&format!(
+            "printf '%s' {} >{path} && chmod 0644 {path}",
+            quote(contents)
+        ))
+        .assert_success();
+    }
+
+    /// The contents of `path`, read as root.
+    #[track_caller]
+    pub fn read_file(&self, path: &str) -> String {
+        let out = self.run(&format!("cat {}", quote(path)));
+        out.assert_success();
+        out.stdout
     }
 
     /// Runs the CLI as root: `host.twofold("--json admin issue-pass alice --ttl 10m")`.
@@ -425,4 +504,21 @@ impl Host {
     pub fn auth_log(&self) -> String {
         self.run("cat /var/log/auth.log").stdout
     }
+}
+
+/// The `secret` parameter of an `otpauth://` URI.
+#[track_caller]
+fn uri_secret(uri: &str) -> String {
+    let query = uri.split_once('?').map_or("", |(_, q)| q);
+    (query.split('&'))
+        .find_map(|pair| pair.strip_prefix("secret="))
+        .unwrap_or_else(|| panic!("no secret in {uri}"))
+        .to_owned()
+}
+
+/// `XXXX-XXXX-XXXX-XXXX` in Crockford base32, as twofold prints recovery codes.
+fn is_recovery_code(word: &str) -> bool {
+    let groups: Vec<&str> = word.split('-').collect();
+    groups.len() == 4
+        && (groups.iter()).all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_alphanumeric()))
 }

@@ -25,11 +25,13 @@
 
 mod auth_log;
 mod docker;
+mod docs;
 mod host;
 mod login;
 mod output;
 
 pub use auth_log::Decision;
+pub use docs::{man_snippet, repo_file, snippet};
 pub use host::{Enrollment, Host, HostBuilder, SshAuth, SudoAuth, User};
 pub use login::{SshLogin, SudoRun};
 pub use output::Output;
