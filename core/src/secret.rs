@@ -655,8 +655,8 @@ mod tests {
                 "version",
             ),
             (
-                format!("{good}\n[state]\nlast_login = \"{MARK}\"\n"),
-                "not valid",
+                good.replace("[state]\n", &format!("[state]\nlast_login = \"{MARK}\"\n")),
+                "field `state.last_login`: invalid type",
             ),
             (
                 good.replace("digits = 6", &format!("digits = 6, {MARK}")),
