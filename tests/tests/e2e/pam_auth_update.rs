@@ -80,7 +80,7 @@ fn pam_auth_update_remove_takes_the_code_away_again() {
 }
 
 #[test]
-fn password_ssh_with_the_profile_is_refused_and_the_log_names_the_fix() {
+fn password_ssh_with_the_profile_is_refused_and_the_log_and_postinst_name_the_fix() {
     // Debian's stock sshd (KbdInteractiveAuthentication no) answers every PAM prompt with the
     // password, so the code prompt gets the password: refused, with the fix in the log.
     let host = Host::new()
@@ -88,8 +88,16 @@ fn password_ssh_with_the_profile_is_refused_and_the_log_names_the_fix() {
         .enrolled("alice")
         .sshd(SshAuth::StockPassword)
         .build();
+    let postinst = "/var/lib/dpkg/info/twofold.postinst configure";
+    let quiet = host.run(postinst);
+    quiet.assert_success();
+    assert!(!quiet.stderr.contains("WARNING"), "{quiet}");
     host.run("pam-auth-update --enable twofold")
         .assert_success();
+    // An upgrade (postinst) with the profile enabled says what password ssh needs.
+    host.run(postinst)
+        .assert_success()
+        .assert_stderr_contains("Password ssh needs KbdInteractiveAuthentication yes");
 
     host.ssh("alice")
         .answer_with("alice-password")
