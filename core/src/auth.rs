@@ -17,6 +17,11 @@ pub trait Conversation {
     fn prompt_hidden(&mut self, prompt: &str) -> Result<Zeroizing<Vec<u8>>, String>;
     /// Tells the person something (a notice, never a secret).
     fn info(&mut self, text: &str);
+    /// The password the stack already holds (PAM_AUTHTOK), if any. An answer to the code
+    /// prompt equal to it is refused: sshd's password method answers every prompt with it.
+    fn password(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +36,9 @@ pub struct Request<'a> {
 pub enum Answer {
     /// PAM_SUCCESS
     Success,
-    /// PAM_IGNORE: break-glass accounts; the rest of the stack decides.
+    /// PAM_IGNORE: break-glass accounts, users the policy lets through unenrolled, and screen
+    /// lockers in system mode; the rest of the stack decides. Never PAM_SUCCESS for these: a
+    /// `sufficient` line would let them in with no factor at all (pam-u2f's CVE-2020-24612).
     Ignore,
     /// PAM_AUTH_ERR
     Deny,
@@ -48,7 +55,7 @@ pub enum Level {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub answer: Answer,
-    /// totp, recovery, pass, exempt, unenrolled or none.
+    /// totp, recovery, pass, exempt, unenrolled, unprivileged or none.
     pub method: &'static str,
     /// For the auth log. Never a code, a secret or a hash.
     pub reason: String,
@@ -133,6 +140,37 @@ pub fn authenticate_with(
             return refuse_after_prompt(conv, format!("exempt group check: {e}"), Level::Error)
         }
     }
+    if config.secret_path.is_system_mode() && !nix::unistd::Uid::effective().is_root() {
+        // Only root can read (and must write) the system directory. A program that runs PAM
+        // as the user it authenticates (a screen locker: xscreensaver, i3lock, swaylock, vlock)
+        // gains nothing from the answer that its user does not already have, so the rest of
+        // its stack decides; any other unprivileged caller is refused. Setuid programs (sudo,
+        // su) run as root and never get here. Deciding on who runs us, not on a failed open,
+        // is deliberate: such a caller could never record a code's use anyway.
+        let (ruid, euid) = (nix::unistd::getuid(), nix::unistd::geteuid());
+        let why = format!(
+            "system mode needs root, and this program runs as uid {euid} (real uid {ruid})"
+        );
+        // No capabilities either: a program with file capabilities could act on the answer
+        // with more than its user has.
+        let plain = rustix::thread::capabilities(None).is_ok_and(|c| c.effective.is_empty());
+        if ruid.as_raw() == account.uid && euid.as_raw() == account.uid && plain {
+            return Outcome {
+                answer: Answer::Ignore,
+                method: "unprivileged",
+                reason: format!(
+                    "{why}, the user's own (a screen locker): second factor skipped, the rest of the stack decides"
+                ),
+                level: Level::Notice,
+            };
+        }
+        return refuse_as(
+            "unprivileged",
+            conv,
+            format!("{why}, not the user's own: refused"),
+            Level::Error,
+        );
+    }
     let loc = match Location::for_account(config, &account) {
         Ok(l) => l,
         Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
@@ -145,9 +183,11 @@ pub fn authenticate_with(
                 _ => "unenrolled = \"allow\"".to_string(),
             };
             return Outcome {
-                answer: Answer::Success,
+                answer: Answer::Ignore,
                 method: "unenrolled",
-                reason: format!("not enrolled, allowed by policy ({why}); run `twofold enroll`"),
+                reason: format!(
+                    "not enrolled, left to the rest of the stack by policy ({why}); run `twofold enroll`"
+                ),
                 level: Level::Notice,
             };
         }
@@ -168,6 +208,17 @@ pub fn authenticate_with(
             return Outcome::deny("none", format!("conversation failed: {e}"), Level::Warning)
         }
     };
+    if let Some(password) = conv.password().filter(|p| !p.is_empty()) {
+        // Constant time: the comparison must not tell how much of the answer matched.
+        if bool::from(subtle::ConstantTimeEq::ct_eq(&input[..], password)) {
+            let reason = if req.service == "sshd" {
+                "sshd answered the code prompt with the password: password ssh needs KbdInteractiveAuthentication yes and AuthenticationMethods keyboard-interactive; see pam_twofold(8)"
+            } else {
+                "the answer to the code prompt is the user's password, not a code"
+            };
+            return Outcome::deny("none", reason, Level::Warning);
+        }
+    }
     let attempt = classify(&input);
     drop(input);
     if let Attempt::Malformed(why) = attempt {
@@ -253,6 +304,8 @@ pub mod scripted {
         pub answers: std::collections::VecDeque<Vec<u8>>,
         pub prompts: Vec<String>,
         pub infos: Vec<String>,
+        /// What the stack holds as PAM_AUTHTOK.
+        pub password: Option<Vec<u8>>,
     }
 
     impl Script {
@@ -274,6 +327,9 @@ pub mod scripted {
         }
         fn info(&mut self, text: &str) {
             self.infos.push(text.to_string());
+        }
+        fn password(&self) -> Option<&[u8]> {
+            self.password.as_deref()
         }
     }
 }
@@ -467,6 +523,148 @@ mod tests {
         let out = authenticate(&config, &REQ, &mut conv);
         assert_eq!(out.answer, Answer::Deny);
         assert!(out.reason.contains("replay"), "{}", out.reason);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    use super::scripted::Script;
+
+    /// Root with a home directory of the tests' choosing, in home mode (root's files need no
+    /// change of file identity).
+    fn root_at(home: &str) -> Result<Account, AccountError> {
+        Ok(Account {
+            name: "root".into(),
+            uid: 0,
+            gid: 0,
+            home: home.into(),
+        })
+    }
+    const GONE_HOME: &str = "/var/tmp/twofold-auth-no-such-parent/home/root";
+    fn root_with_a_missing_home(_: &str) -> Result<Account, AccountError> {
+        root_at(GONE_HOME)
+    }
+    fn root_with_an_empty_home(_: &str) -> Result<Account, AccountError> {
+        root_at("/var/tmp/twofold-auth-empty-home")
+    }
+
+    fn home_mode(policy: &str) -> Config {
+        Config::parse(&format!(
+            "secret_path = \"{{home}}/.config/twofold/secrets.toml\"\n{policy}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_unenrolled_user_the_policy_allows_is_ignored_never_accepted() {
+        let home = "/var/tmp/twofold-auth-empty-home";
+        std::fs::create_dir_all(home).unwrap();
+        for policy in [
+            "unenrolled = \"allow\"\n",
+            "unenrolled_allow_until = 2099-01-01T00:00:00Z\n",
+        ] {
+            let out = authenticate_with(
+                &home_mode(policy),
+                &REQ,
+                &mut Script::default(),
+                root_with_an_empty_home,
+            );
+            // PAM_SUCCESS would let a `sufficient` line pass with no factor at all.
+            assert_eq!(out.answer, Answer::Ignore, "{policy}: {}", out.reason);
+            assert_eq!(out.method, "unenrolled");
+            assert!(out.reason.contains("not enrolled"), "{}", out.reason);
+        }
+    }
+
+    #[test]
+    fn a_missing_home_is_refused_whatever_the_policy_not_taken_for_unenrolled() {
+        assert!(!std::path::Path::new(GONE_HOME).exists());
+        for policy in ["unenrolled = \"allow\"\n", "unenrolled = \"deny\"\n"] {
+            let mut conv = Script::answering(&[b"123456"]);
+            let out = authenticate_with(
+                &home_mode(policy),
+                &REQ,
+                &mut conv,
+                root_with_a_missing_home,
+            );
+            assert_eq!(out.answer, Answer::Deny, "{policy}: {}", out.reason);
+            assert_eq!(out.method, "none", "{}", out.reason);
+            assert!(
+                out.reason.contains("home directory not available"),
+                "{}",
+                out.reason
+            );
+            // Still prompted: the refusal does not tell what went wrong.
+            assert_eq!(conv.prompts.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_home_without_the_secret_directory_is_not_enrolled() {
+        let home = "/var/tmp/twofold-auth-empty-home";
+        std::fs::create_dir_all(home).unwrap();
+        let _ = std::fs::remove_dir_all(format!("{home}/.config"));
+        let out = authenticate_with(
+            &home_mode("unenrolled = \"deny\"\n"),
+            &REQ,
+            &mut Script::answering(&[b"123456"]),
+            root_with_an_empty_home,
+        );
+        assert_eq!(out.answer, Answer::Deny);
+        assert_eq!(out.method, "unenrolled", "{}", out.reason);
+    }
+
+    #[test]
+    fn the_password_at_the_code_prompt_is_refused_naming_the_fix_and_not_counted() {
+        let Some((config, loc, _file, dir)) = setup("password") else {
+            return;
+        };
+        // sshd's password method answers every prompt with the password, digits or not.
+        for password in [&b"123456"[..], b"correct horse battery"] {
+            let mut conv = Script::answering(&[password]);
+            conv.password = Some(password.to_vec());
+            let req = Request {
+                service: "sshd",
+                ..REQ
+            };
+            let out = authenticate(&config, &req, &mut conv);
+            assert_eq!(out.answer, Answer::Deny);
+            assert_eq!(
+                out.reason,
+                "sshd answered the code prompt with the password: password ssh needs KbdInteractiveAuthentication yes and AuthenticationMethods keyboard-interactive; see pam_twofold(8)"
+            );
+            let out = authenticate(
+                &config,
+                &REQ,
+                &mut Script {
+                    password: Some(password.to_vec()),
+                    ..Script::answering(&[password])
+                },
+            );
+            assert!(
+                out.reason.contains("is the user's password"),
+                "{}",
+                out.reason
+            );
+        }
+        let stored = SecretStore::open(&loc)
+            .unwrap()
+            .unwrap()
+            .read()
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.state.failures, 0, "a password is not a failed code");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_code_that_is_not_the_password_is_still_checked() {
+        let Some((config, _loc, file, dir)) = setup("notpassword") else {
+            return;
+        };
+        let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
+        let mut conv = Script::answering(&[code.as_bytes()]);
+        conv.password = Some(b"hunter2".to_vec());
+        let out = authenticate(&config, &REQ, &mut conv);
+        assert_eq!(out.answer, Answer::Success, "{}", out.reason);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,5 +1,8 @@
 //! `/etc/twofold/twofold.toml`: parsed strictly, because a typo in a security setting must
-//! never silently fall back to something weaker. A missing file means the built-in defaults.
+//! never silently fall back to something weaker. A missing file is an error too: the defaults
+//! read secrets from the users' homes, so a host in system mode whose file was deleted would
+//! otherwise trust files its users wrote. Built-in defaults are only ever chosen explicitly
+//! (an empty file, or the module argument `builtin_defaults`).
 
 use serde::Deserialize;
 use std::fmt;
@@ -176,8 +179,8 @@ struct RawRateLimit {
 }
 
 impl Config {
-    /// Reads the configuration. `Ok(default)` when the file does not exist; any other problem
-    /// (unreadable, too large, unknown key, bad value) is an error, so callers fail closed.
+    /// Reads the configuration. Any problem (missing, unreadable, too large, unknown key, bad
+    /// value) is an error, so callers fail closed.
     pub fn load(path: &str) -> Result<Config, ConfigError> {
         let err = |message: String| ConfigError {
             path: path.to_string(),
@@ -193,7 +196,11 @@ impl Config {
         };
         let (bytes, size) = match read() {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(err(
+                    "does not exist; without it twofold would not know where secrets are kept, so it refuses: reinstall the package or restore the file (twofold.toml(5)); an empty file means the built-in defaults".into(),
+                ))
+            }
             Err(e) => return Err(err(format!("cannot be read ({e}); check its permissions"))),
         };
         if bytes.len() > MAX_CONFIG_BYTES {
@@ -531,6 +538,21 @@ fn parse_secret_path(p: &str) -> Result<SecretPath, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_file_is_an_error_never_the_defaults() {
+        // The defaults read secrets from the homes: a system-mode host whose file was deleted
+        // must not start trusting files its users planted there.
+        let err = Config::load("/nonexistent-twofold/twofold.toml").unwrap_err();
+        assert!(err.message.contains("does not exist"), "{err}");
+        let empty = std::env::temp_dir().join(format!("twofold-empty-{}.toml", std::process::id()));
+        std::fs::write(&empty, "").unwrap();
+        assert_eq!(
+            Config::load(empty.to_str().unwrap()).unwrap(),
+            Config::default()
+        );
+        std::fs::remove_file(empty).unwrap();
+    }
 
     #[test]
     fn secret_path_placeholders_are_expanded_once() {

@@ -227,6 +227,50 @@ pub fn valid_device_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
+/// What the `toml` crate found wrong, without any value from the file (this reaches the auth
+/// log, and a hand-edited file can hold a secret anywhere): the line, the field's name and the
+/// kind of error. serde's messages quote the value found ("invalid type: string \"...\",
+/// expected ..."); only the kind and what was expected are kept. The crate's other messages
+/// describe the grammar, never the input.
+fn describe(text: &str, err: &toml::de::Error) -> String {
+    // Without the input, the error shows its message and the keys leading to the field.
+    let mut bare = err.clone();
+    bare.set_input(None);
+    let shown = bare.to_string();
+    let (message, field) = match shown.trim_end().rsplit_once("\nin `") {
+        Some((m, keys)) => (m.to_string(), Some(keys.trim_end_matches('`').to_string())),
+        None => (shown.trim_end().to_string(), None),
+    };
+    let mut kind = message;
+    for prefix in [
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown variant",
+    ] {
+        if kind.starts_with(prefix) {
+            kind = match kind.rsplit_once(", expected ") {
+                Some((_, expected)) => format!("{prefix}, expected {expected}"),
+                None => prefix.to_string(),
+            };
+        }
+    }
+    let mut out = String::new();
+    if let Some(span) = err.span() {
+        let line = text.as_bytes()[..span.start.min(text.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        out.push_str(&format!("line {line}: "));
+    }
+    if let Some(field) = field {
+        out.push_str(&format!("field `{}`: ", field.escape_default()));
+    }
+    out.push_str(&kind);
+    out
+}
+
 impl SecretFile {
     pub fn new() -> SecretFile {
         SecretFile {
@@ -283,16 +327,17 @@ impl SecretFile {
                 match v.version {
                     None => return Err(e("file has no `version` field".into())),
                     Some(toml::Value::Integer(n)) if n == i64::from(VERSION) => {}
-                    Some(other) => {
+                    Some(toml::Value::Integer(n)) => {
                         return Err(e(format!(
-                            "file has version {other}, this twofold reads version {VERSION}; upgrade twofold or re-enroll"
+                            "file has version {n}, this twofold reads version {VERSION}; upgrade twofold or re-enroll"
                         )))
                     }
+                    Some(_) => return Err(e("`version` is not a number".into())),
                 }
             }
         }
         let file =
-            parsed.map_err(|err| e(format!("file is not valid: {}", err.message().trim())))?;
+            parsed.map_err(|err| e(format!("file is not valid: {}", describe(text, &err))))?;
         file.check()?;
         Ok(file)
     }
@@ -313,35 +358,34 @@ impl SecretFile {
             ));
         }
         for (i, d) in self.devices.iter().enumerate() {
+            // Devices are named by their place in the file: these messages reach the auth
+            // log, and a hand-edited file can hold anything in a name.
+            let n = i + 1;
             if !valid_device_name(&d.name) {
                 return e(format!(
-                    "device name `{}` is not allowed (1-32 of A-Z a-z 0-9 . _ -)",
-                    d.name.escape_default()
+                    "device {n}: name is not allowed (1-32 of A-Z a-z 0-9 . _ -)"
                 ));
             }
             if self.devices[..i].iter().any(|o| o.name == d.name) {
-                return e(format!("device `{}` appears twice", d.name));
+                return e(format!("device {n}: name appears twice"));
             }
             if let Err(m) = d.secret.check() {
-                return e(format!("device `{}`: {m}", d.name));
+                return e(format!("device {n}: {m}"));
             }
             if !(6..=8).contains(&d.digits) {
                 return e(format!(
-                    "device `{}`: digits = {} (6 to 8 allowed)",
-                    d.name, d.digits
+                    "device {n}: digits = {} (6 to 8 allowed)",
+                    d.digits
                 ));
             }
             if !(10..=300).contains(&d.period) {
                 return e(format!(
-                    "device `{}`: period = {} (10 to 300 seconds allowed)",
-                    d.name, d.period
+                    "device {n}: period = {} (10 to 300 seconds allowed)",
+                    d.period
                 ));
             }
             if d.window.is_some_and(|w| w > 10) {
-                return e(format!(
-                    "device `{}`: window out of range (0 to 10 allowed)",
-                    d.name
-                ));
+                return e(format!("device {n}: window out of range (0 to 10 allowed)"));
             }
         }
         for (name, codes) in [
@@ -582,6 +626,56 @@ mod tests {
             let key = SecretKey(t.clone());
             assert_eq!(key.check(), key.bytes().map(|_| ()), "{t:?}");
         }
+    }
+
+    #[test]
+    fn parse_errors_name_the_field_and_the_kind_never_the_value() {
+        const MARK: &str = "MARKER7Q";
+        let good = sample().to_toml().unwrap().to_string();
+        let cases: Vec<(String, &str)> = vec![
+            // A string where a number belongs (a secret pasted into the wrong field).
+            (
+                good.replace("digits = 6", &format!("digits = \"{MARK}\"")),
+                "invalid type",
+            ),
+            (
+                good.replace("algorithm = \"SHA1\"", &format!("algorithm = \"{MARK}\"")),
+                "unknown variant",
+            ),
+            (
+                good.replace("name = \"phone\"", &format!("name = \"{MARK} x\"")),
+                "name is not allowed",
+            ),
+            (
+                good.replace("name = \"phone\"", &format!("name = [\"{MARK}\"]")),
+                "invalid type",
+            ),
+            (
+                good.replace("version = 1", &format!("version = \"{MARK}\"")),
+                "version",
+            ),
+            (
+                good.replace("[state]\n", &format!("[state]\nlast_login = \"{MARK}\"\n")),
+                "field `state.last_login`: invalid type",
+            ),
+            (
+                good.replace("digits = 6", &format!("digits = 6, {MARK}")),
+                "not valid",
+            ),
+        ];
+        for (text, want) in cases {
+            assert!(text.contains(MARK), "case not built: {want}");
+            let err = SecretFile::parse(text.as_bytes()).unwrap_err().0;
+            assert!(err.contains(want), "{want}: {err}");
+            assert!(!err.contains(MARK), "the value is in the message: {err}");
+        }
+        let err = SecretFile::parse(
+            good.replace("digits = 6", &format!("digits = \"{MARK}\""))
+                .as_bytes(),
+        )
+        .unwrap_err()
+        .0;
+        assert!(err.contains("digits"), "the field is named: {err}");
     }
 
     #[test]

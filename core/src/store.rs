@@ -65,6 +65,10 @@ pub struct Location {
     pub owner: Owner,
     /// `dir` and `file` joined, made once: logs and errors name it.
     path: String,
+    /// How many leading components of `dir` must exist: the home directory in home mode,
+    /// all but the secret's own directory otherwise. Only below them does a missing
+    /// component mean "not enrolled"; a missing home (not mounted yet) is an error.
+    must_exist: usize,
 }
 
 impl Location {
@@ -80,7 +84,14 @@ impl Location {
                 gid: account.gid,
             }
         };
-        Location::from_path(&path, owner)
+        let mut loc = Location::from_path(&path, owner)?;
+        let home = account.home.trim_end_matches('/');
+        if matches!(owner, Owner::User { .. })
+            && (loc.dir == home || loc.dir.starts_with(&format!("{home}/")))
+        {
+            loc.must_exist = components(home);
+        }
+        Ok(loc)
     }
 
     pub fn from_path(path: &str, owner: Owner) -> Result<Location, StoreError> {
@@ -107,6 +118,7 @@ impl Location {
             file: file.into(),
             owner,
             path: String::new(),
+            must_exist: components(dir).saturating_sub(1),
         };
         loc.path = loc.path_of(&loc.file);
         Ok(loc)
@@ -142,6 +154,10 @@ impl Location {
         n.push_str(".tmp");
         n
     }
+}
+
+fn components(path: &str) -> usize {
+    path.split('/').filter(|c| !c.is_empty()).count()
 }
 
 /// What went wrong with a file, and what the admin or user should do about it.
@@ -316,8 +332,10 @@ impl SecretStore {
             .split(|c: char| c == '/')
             .filter(|c| !c.is_empty())
             .peekable();
+        let mut depth = 0;
         while let Some(comp) = components.next() {
             let last = components.peek().is_none();
+            depth += 1;
             walked.push('/');
             walked.push_str(comp);
             if comp == "." || comp == ".." {
@@ -337,7 +355,21 @@ impl SecretStore {
                     openat(&dir, comp, DIR_FLAGS, Mode::empty())
                         .map_err(|e| StoreError::io(&walked, "open", sys(e)))?
                 }
-                Err(Errno::ENOENT) => return Ok(None),
+                Err(Errno::ENOENT) if depth > loc.must_exist => return Ok(None),
+                Err(Errno::ENOENT) => {
+                    let what = match loc.owner {
+                        Owner::User { .. } => "home directory not available",
+                        Owner::Root => "directory above the secret directory not available",
+                    };
+                    return Err(StoreError {
+                        kind: ErrorKind::Io,
+                        ..StoreError::new(
+                            &walked,
+                            format!("does not exist: {what} (not mounted yet?); refused, never taken for \"not enrolled\""),
+                            "mount it or create it; until then the user cannot log in with twofold",
+                        )
+                    });
+                }
                 Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
                     return Err(StoreError::new(
                         &walked,
@@ -811,6 +843,17 @@ fn check_dir(fd: &impl AsFd, path: &str, owner: Owner, last: bool) -> Result<(),
             format!("run `chmod go-w {path}`"),
         ));
     }
+    // The system directory hides who is enrolled (names, file times) from users.
+    if last && owner == Owner::Root && st.st_mode & 0o077 != 0 {
+        return Err(StoreError::new(
+            path,
+            format!(
+                "is open to group or others (mode {:04o}); the system directory must be 0700",
+                st.st_mode & 0o7777
+            ),
+            format!("run `chmod 700 {path}`"),
+        ));
+    }
     Ok(())
 }
 
@@ -862,5 +905,57 @@ mod tests {
         assert_eq!(l.temp_name(), ".alice.toml.tmp");
         let top = Location::from_path("/x.toml", Owner::Root).unwrap();
         assert_eq!(top.path(), "/x.toml");
+    }
+
+    /// A fresh directory for a system-mode location, or `None` when not root (system mode
+    /// wants root-owned directories).
+    fn system_dir(name: &str) -> Option<String> {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: system mode needs root-owned directories");
+            return None;
+        }
+        let dir = format!("/var/tmp/twofold-store-{name}-{}", std::process::id());
+        let _ = std::fs::remove_dir_all(&dir);
+        Some(dir)
+    }
+
+    #[test]
+    fn a_system_directory_open_to_others_is_refused_and_one_created_is_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(dir) = system_dir("mode") else {
+            return;
+        };
+        let loc = Location::from_path(&format!("{dir}/alice.toml"), Owner::Root).unwrap();
+        SecretStore::open_or_create(&loc).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        // Readable by others, users could list who is enrolled and when they logged in.
+        for open in [0o755, 0o750, 0o701] {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(open)).unwrap();
+            let err = SecretStore::open(&loc).err().expect("refused");
+            assert!(err.problem.contains("must be 0700"), "{err}");
+            assert!(err.fix.contains("chmod 700"), "{err}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn only_the_secret_directory_may_be_missing_not_what_is_above_it() {
+        let Some(dir) = system_dir("missing") else {
+            return;
+        };
+        std::fs::create_dir(&dir).unwrap();
+        let absent =
+            Location::from_path(&format!("{dir}/twofold/alice.toml"), Owner::Root).unwrap();
+        assert!(
+            SecretStore::open(&absent).unwrap().is_none(),
+            "not enrolled"
+        );
+        let above =
+            Location::from_path(&format!("{dir}/gone/twofold/alice.toml"), Owner::Root).unwrap();
+        let err = SecretStore::open(&above).err().expect("refused");
+        assert!(err.problem.contains("not available"), "{err}");
+        assert_eq!(err.path, format!("{dir}/gone"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

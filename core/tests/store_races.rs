@@ -29,7 +29,6 @@ fn reads_during_replaces(in_place: bool) {
         std::process::id()
     );
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
     let loc = Location::from_path(&format!("{dir}/root.toml"), Owner::Root).unwrap();
     let mut file = SecretFile::new();
     file.devices

@@ -139,7 +139,9 @@ fn bad_configuration_and_usage_errors() {
 }
 
 #[test]
-fn missing_configuration_means_defaults() {
+fn missing_configuration_is_an_error_not_the_defaults() {
+    // The defaults are home mode: on a system-mode host whose file was deleted, a CLI that
+    // fell back to them would write secrets where the module must not look.
     let out = std::process::Command::new(BIN)
         .args([
             "--config",
@@ -151,13 +153,17 @@ fn missing_configuration_means_defaults() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        doc["secret_path"],
-        "/nonexistent/.config/twofold/secrets.toml"
+    assert!(!out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let error = doc["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("configuration /nonexistent/twofold.toml: does not exist"),
+        "{doc}"
     );
-    assert_eq!(doc["enrolled"], false);
+    assert!(
+        error.contains("an empty file means the built-in defaults"),
+        "{doc}"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO};
 use pam::conv::Conv;
-use pam::items::{RHost, Service};
+use pam::items::{AuthTok, RHost, Service};
 use pam::module::{PamHandle, PamHooks};
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -42,37 +42,59 @@ impl PamHooks for Twofold {
     }
 }
 
-/// Module arguments: `config=PATH` and `toml_library=PATH` (where `libtwofold_toml.so` is, when
-/// not where the packages put it: `toml_library.rs`). Anything else is a configuration error.
-/// Returns the configuration's path.
-fn parse_args(args: &[&CStr]) -> Result<String, String> {
-    let mut path = config::DEFAULT_PATH.to_string();
+/// Where the configuration comes from.
+#[derive(Debug, PartialEq)]
+enum Source {
+    File(String),
+    /// The module argument `builtin_defaults`: no file is read. A missing file is an error
+    /// otherwise (`Config::load`), so deleting it cannot change where secrets are read from.
+    BuiltinDefaults,
+}
+
+/// Module arguments: `config=PATH`, `builtin_defaults` and `toml_library=PATH` (where
+/// `libtwofold_toml.so` is, when not where the packages put it: `toml_library.rs`). Anything
+/// else is a configuration error.
+fn parse_args(args: &[&CStr]) -> Result<Source, String> {
+    let mut path = None;
+    let mut defaults = false;
     let mut library = None;
     for arg in args {
         let arg = arg
             .to_str()
             .map_err(|_| "a module argument is not UTF-8".to_string())?;
         match arg.split_once('=') {
-            Some(("config", p)) if p.starts_with('/') => path = p.to_string(),
+            Some(("config", p)) if p.starts_with('/') => path = Some(p.to_string()),
             Some(("toml_library", p)) if p.starts_with('/') => library = Some(p),
+            None if arg == "builtin_defaults" => defaults = true,
             _ => {
                 return Err(format!(
-                    "unknown module argument `{}`; the known ones are config=/path and toml_library=/path",
+                    "unknown module argument `{}`; the known ones are config=/path, builtin_defaults and toml_library=/path",
                     arg.escape_default()
                 ))
             }
         }
     }
     toml_library::set_path(library);
-    Ok(path)
+    match (path, defaults) {
+        (Some(_), true) => Err(
+            "module arguments config= and builtin_defaults contradict each other; give one".into(),
+        ),
+        (None, true) => Ok(Source::BuiltinDefaults),
+        (path, false) => Ok(Source::File(
+            path.unwrap_or_else(|| config::DEFAULT_PATH.into()),
+        )),
+    }
 }
 
-struct PamConversation<'a> {
+struct PamConversation<'a, 'b> {
     conv: Conv<'a>,
     silent: bool,
+    /// PAM_AUTHTOK as the stack holds it (libpam's memory, never copied; libpam lets only
+    /// modules set it, so the application's conversation cannot free it under us).
+    password: Option<&'b [u8]>,
 }
 
-impl Conversation for PamConversation<'_> {
+impl Conversation for PamConversation<'_, '_> {
     fn prompt_hidden(&mut self, prompt: &str) -> Result<Zeroizing<Vec<u8>>, String> {
         match self.conv.send(PAM_PROMPT_ECHO_OFF, prompt) {
             // SecretBytes wipes its buffer on drop; our copy is wiped by Zeroizing.
@@ -86,6 +108,10 @@ impl Conversation for PamConversation<'_> {
         if !self.silent {
             let _ = self.conv.send(PAM_TEXT_INFO, text);
         }
+    }
+
+    fn password(&self) -> Option<&[u8]> {
+        self.password
     }
 }
 
@@ -120,17 +146,19 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
 
     // Files that are not plain go to libtwofold_toml.so, loaded only then (toml_library.rs).
     twofold_core::fallback::install(toml_library::parse);
-    let config =
-        match parse_args(args).and_then(|path| Config::load(&path).map_err(|e| e.to_string())) {
-            Ok(c) => c,
-            Err(e) => {
-                log::write(
-                    Level::Error,
-                    &format!("{} result=deny reason={}", context("?"), log::quote(&e)),
-                );
-                return PamResultCode::PAM_SERVICE_ERR;
-            }
-        };
+    let config = match parse_args(args).and_then(|source| match source {
+        Source::File(path) => Config::load(&path).map_err(|e| e.to_string()),
+        Source::BuiltinDefaults => Ok(Config::default()),
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            log::write(
+                Level::Error,
+                &format!("{} result=deny reason={}", context("?"), log::quote(&e)),
+            );
+            return PamResultCode::PAM_SERVICE_ERR;
+        }
+    };
     let user = match pamh.get_user(None) {
         Ok(u) => u,
         Err(code) => {
@@ -170,9 +198,11 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             return PamResultCode::PAM_CONV_ERR;
         }
     };
+    let password = pamh.get_item::<AuthTok>().ok().flatten();
     let mut conversation = PamConversation {
         conv,
         silent: flags & PAM_SILENT != 0,
+        password: password.as_ref().map(|p| p.as_bytes()),
     };
     let request = Request {
         user: &user,
@@ -212,10 +242,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_config_argument_is_accepted() {
+    fn only_the_known_arguments_are_accepted() {
         let good = c"config=/etc/x.toml";
-        assert_eq!(parse_args(&[good]).unwrap(), "/etc/x.toml");
-        assert_eq!(parse_args(&[]).unwrap(), config::DEFAULT_PATH);
+        assert_eq!(
+            parse_args(&[good]).unwrap(),
+            Source::File("/etc/x.toml".into())
+        );
+        assert_eq!(
+            parse_args(&[]).unwrap(),
+            Source::File(config::DEFAULT_PATH.into())
+        );
+        assert_eq!(
+            parse_args(&[c"builtin_defaults"]).unwrap(),
+            Source::BuiltinDefaults
+        );
+        assert!(parse_args(&[good, c"builtin_defaults"]).is_err());
+        assert!(parse_args(&[c"builtin_defaults=1"]).is_err());
         assert!(parse_args(&[c"nullok"]).is_err());
         assert!(parse_args(&[c"config=relative"]).is_err());
     }

@@ -479,13 +479,13 @@ fn cases() -> Vec<Case> {
             log: "lock",
         },
         Case {
-            name: "missing configuration file means defaults",
+            name: "missing configuration file",
             setup: |h, e| {
                 let _ = std::fs::remove_file(h.config_path());
                 alice(&right_code(e))
             },
-            expect: Expect::Accepted,
-            log: "code accepted",
+            expect: Expect::Denied,
+            log: "does not exist",
         },
         Case {
             name: "invalid configuration file",

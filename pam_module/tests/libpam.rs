@@ -79,15 +79,16 @@ fn recovery_code_is_accepted_once() {
 }
 
 #[test]
-fn unenrolled_user_is_denied_under_deny_and_passes_under_allow() {
+fn unenrolled_user_is_denied_under_deny_and_left_to_the_stack_under_allow() {
     let mut h = host_with_alice();
     h.login("alice", b"123456")
         .assert_denied()
         .assert_log("not enrolled");
     h.config("unenrolled = \"allow\"\n");
+    // The stack's pam_permit decides, as in the packaged examples.
     h.login("alice", b"")
         .assert_success()
-        .assert_log("method=unenrolled result=success");
+        .assert_log("method=unenrolled result=ignore");
 }
 
 #[test]
@@ -96,11 +97,146 @@ fn unenrolled_grace_date_in_the_future_allows_and_in_the_past_denies() {
     h.config("unenrolled_allow_until = 2099-01-01T00:00:00Z\n");
     h.login("alice", b"")
         .assert_success()
+        .assert_log("result=ignore")
         .assert_log("grace period until 2099-01-01");
     h.config("unenrolled_allow_until = 2001-01-01T00:00:00Z\n");
     h.login("alice", b"123456")
         .assert_denied()
         .assert_log("not enrolled");
+}
+
+/// The stack NOTES.md gives to tell PAM_IGNORE from every other answer: it succeeds only if
+/// the module answered PAM_IGNORE.
+fn ignore_probe(h: &Host, args: &str) -> String {
+    format!(
+        "auth [ignore=1 default=die] {} {args}\nauth requisite pam_deny.so\nauth required pam_permit.so\n",
+        h.so.display()
+    )
+}
+
+#[test]
+fn unenrolled_user_allowed_by_policy_gets_ignore_so_sufficient_then_pam_deny_refuses() {
+    // pam-u2f's nouserok answered success (CVE-2020-24612): a `sufficient` line then lets
+    // the user in with no factor at all. Under allow and in the grace period alike.
+    for policy in [
+        "unenrolled = \"allow\"\n",
+        "unenrolled_allow_until = 2099-01-01T00:00:00Z\n",
+    ] {
+        let mut h = host_with_alice();
+        h.config(policy);
+        let cfg = format!("config={}", h.config_path().display());
+        let so = h.so.display().to_string();
+        h.stack(&format!(
+            "auth sufficient {so} {cfg}\nauth required pam_deny.so\n"
+        ));
+        let login = h.login("alice", b"");
+        assert!(!login.succeeded(), "{policy}: {}", login.text());
+        login.assert_log("method=unenrolled result=ignore");
+        h.stack(&ignore_probe(&h, &cfg));
+        h.login("alice", b"").assert_success();
+    }
+}
+
+#[test]
+fn missing_home_is_refused_whatever_the_policy() {
+    // An enrolled user whose home is not mounted yet must not pass as "not enrolled".
+    for policy in ["unenrolled = \"allow\"\n", "unenrolled = \"deny\"\n"] {
+        let mut h = host_with_alice();
+        h.enroll("alice", ALICE, 0);
+        h.config(policy);
+        std::fs::remove_dir_all(h.home("alice")).unwrap();
+        h.login("alice", b"123456")
+            .assert_denied()
+            .assert_log("home directory not available");
+    }
+}
+
+#[test]
+fn missing_configuration_file_fails_closed_unless_builtin_defaults_is_given() {
+    let mut h = host_with_alice();
+    let e = h.enroll("alice", ALICE, 0);
+    std::fs::remove_file(h.config_path()).unwrap();
+    let login = h.login("alice", e.code_at(now()).as_bytes());
+    login.assert_denied().assert_log("does not exist");
+    // PAM_SERVICE_ERR, as for any other configuration error.
+    assert!(
+        login.text().contains("Error in service module"),
+        "{}",
+        login.text()
+    );
+    let so = h.so.display().to_string();
+    h.stack(&format!(
+        "auth required {so} builtin_defaults {}\n",
+        h.toml_library_arg()
+    ));
+    h.login("alice", e.code_at(now()).as_bytes())
+        .assert_success()
+        .assert_log("method=totp result=success");
+}
+
+/// A system-mode host: secrets in a root-only directory.
+fn system_mode_host() -> (Host, String) {
+    let mut h = host_with_alice();
+    h.user("bob", ALICE + 1);
+    let dir = h.root.join("secrets");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let cfg = format!("secret_path = \"{}/{{user}}.toml\"\n", dir.display());
+    h.config(&cfg);
+    let cfg = format!("config={}", h.config_path().display());
+    (h, cfg)
+}
+
+#[test]
+fn screen_locker_run_as_the_user_in_system_mode_gets_ignore() {
+    // xscreensaver, i3lock, swaylock, vlock run PAM as the user: the root-only directory
+    // cannot be read, so the rest of their stack (the password) decides.
+    let (mut h, cfg) = system_mode_host();
+    h.run_as = Some(ALICE);
+    h.stack(&ignore_probe(&h, &cfg));
+    h.login("alice", b"")
+        .assert_success()
+        .assert_log("method=unprivileged result=ignore");
+}
+
+#[test]
+fn unprivileged_caller_for_another_user_in_system_mode_is_refused() {
+    let (mut h, _) = system_mode_host();
+    h.run_as = Some(ALICE);
+    h.login("bob", b"123456")
+        .assert_denied()
+        .assert_log("method=unprivileged result=deny");
+}
+
+#[test]
+fn password_answered_at_the_code_prompt_is_refused_with_the_fix_in_the_log() {
+    // sshd's password method answers every prompt with the password PAM_AUTHTOK holds
+    // (pam_set_items.so sets it, as pam_unix would); pamtester types it at our prompt.
+    let mut h = host_with_alice();
+    let e = h.enroll("alice", ALICE, 0);
+    h.stack(&format!(
+        "auth required /usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so\n{}",
+        h.stack
+    ));
+    for password in ["hunter2 and more", "135790"] {
+        h.env = vec![
+            ("PAM_AUTHTOK".into(), password.into()),
+            ("PAM_SERVICE".into(), "sshd".into()),
+        ];
+        let login = h.login("alice", password.as_bytes());
+        login.assert_denied().assert_log(
+            "reason=\"sshd answered the code prompt with the password: password ssh needs KbdInteractiveAuthentication yes and AuthenticationMethods keyboard-interactive; see pam_twofold(8)\"",
+        );
+        assert!(
+            login.logs.iter().all(|l| !l.contains(password)),
+            "{:?}",
+            login.logs
+        );
+    }
+    assert_eq!(h.read_file("alice", ALICE).state.failures, 0);
+    // A code still works with a password in PAM_AUTHTOK.
+    h.login("alice", e.code_at(now()).as_bytes())
+        .assert_success();
 }
 
 #[test]

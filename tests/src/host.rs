@@ -22,6 +22,9 @@ pub enum SshAuth {
     /// Debian's stock sshd configuration and `/etc/pam.d/sshd`, as installed: for tests
     /// that follow the documents' own steps to change them.
     DebianDefault,
+    /// Debian's stock sshd and /etc/pam.d/sshd, limited to the password method: sshd answers
+    /// every PAM prompt with the password (what `pam-auth-update --enable twofold` meets).
+    StockPassword,
 }
 
 /// How sudo authenticates (`/etc/pam.d/sudo`).
@@ -147,7 +150,7 @@ impl HostBuilder {
         self
     }
 
-    /// The contents of `/etc/twofold/twofold.toml` (without it: no file, built-in defaults).
+    /// The contents of `/etc/twofold/twofold.toml` (without it: the packaged file).
     pub fn config(mut self, toml: &str) -> Self {
         self.config = Some(toml.into());
         self
@@ -241,6 +244,7 @@ impl HostBuilder {
                     Some("sshd_config"),
                     Some("pam.d-sshd-password"),
                 ),
+                SshAuth::StockPassword => ("AuthenticationMethods password\n", None, None),
             };
             let ours = format!("ListenAddress 127.0.0.1\nMaxStartups 100\nPrintMotd no\n{methods}");
             files.push((

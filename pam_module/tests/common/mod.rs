@@ -89,6 +89,10 @@ pub struct Host {
     passwd: String,
     group: String,
     pub stack: String,
+    /// Environment of each login's pamtester (for pam_wrapper's pam_set_items.so).
+    pub env: Vec<(String, String)>,
+    /// The uid (and gid) pamtester runs as, when not root (a screen locker runs PAM so).
+    pub run_as: Option<u32>,
 }
 
 pub struct Enrolled {
@@ -210,6 +214,8 @@ impl Host {
         let mut host = Host {
             so_dir: built.parent().unwrap().to_path_buf(),
             stack: String::new(),
+            env: Vec::new(),
+            run_as: None,
             passwd: "root:x:0:0:root:/root:/bin/sh\n".into(),
             group: "root:x:0:\n".into(),
             root,
@@ -217,6 +223,8 @@ impl Host {
             logs,
             _socket: socket,
         };
+        // Empty: the built-in defaults, chosen explicitly (a missing file is refused).
+        host.config("");
         host.stack(&format!(
             "auth required {} config={} {}\nauth optional pam_permit.so\n",
             host.so.display(),
@@ -350,13 +358,19 @@ impl Host {
 
     /// The pamtester command for one login as `user`, in its own mount namespace.
     pub fn pamtester(&self, user: &str) -> Command {
+        // The namespace needs root; pamtester itself runs as `run_as` when set.
+        let setpriv = match self.run_as {
+            Some(id) => format!("setpriv --reuid={id} --regid={id} --clear-groups "),
+            None => String::new(),
+        };
         let script = format!(
-            "{} && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec pamtester -v twofold \"$1\" authenticate",
+            "{} && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec {setpriv}pamtester -v twofold \"$1\" authenticate",
             self.namespace_setup()
         );
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "sh", "-c", &script, "sh", user]);
         self.nss_env(&mut cmd);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
