@@ -65,10 +65,6 @@ impl SecretKey {
         key.check()?;
         Ok(key)
     }
-    /// Takes the text of a key as read from a file; checked later with the file.
-    pub(crate) fn from_canonical(mut text: Zeroizing<String>) -> SecretKey {
-        SecretKey(std::mem::take(&mut *text))
-    }
     pub fn base32(&self) -> &str {
         &self.0
     }
@@ -249,27 +245,6 @@ impl SecretFile {
             return Err(e(format!("file is larger than {MAX_FILE_BYTES} bytes")));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| e("file is not UTF-8 text".into()))?;
-        // The file as twofold writes it is read by a reader for exactly that shape
-        // (`canonical.rs`); anything else, and any other version, goes to the TOML parser
-        // (`fallback.rs`), which answers with the file as twofold writes it, or the `toml`
-        // path's message.
-        let current = |text: &str| crate::canonical::read(text).filter(|f| f.version == VERSION);
-        let file = match current(text) {
-            Some(file) => file,
-            None => {
-                let canonical =
-                    crate::fallback::parse(crate::fallback::Kind::SecretFile, text).map_err(e)?;
-                current(&canonical).ok_or_else(|| e("file came back from the TOML parser in a form twofold cannot read; report this as a bug".into()))?
-            }
-        };
-        file.check()?;
-        Ok(file)
-    }
-
-    /// [`SecretFile::parse`]'s answer for a text that is not in the canonical shape, from the
-    /// `toml` crate: what the TOML parser of `fallback.rs` runs.
-    pub fn parse_with_toml(text: &str) -> Result<SecretFile, FormatError> {
-        let e = |m: String| FormatError(m);
         // One parse in the usual case. A file that does not parse, or has another version, is
         // looked at again for its version alone, so a newer format gets a message about the
         // version rather than about a field.
@@ -372,7 +347,11 @@ impl SecretFile {
     /// The file's text. Contains secrets: wiped when dropped.
     pub fn to_toml(&self) -> Result<Zeroizing<String>, FormatError> {
         self.check()?;
-        let text = crate::canonical::write(self);
+        // A number TOML cannot hold (above i64::MAX) is an error here, never written.
+        let text = Zeroizing::new(
+            toml::to_string(self)
+                .map_err(|err| FormatError(format!("file cannot be written: {err}")))?,
+        );
         // What `parse` would refuse is never written: the old file stays readable.
         if text.len() > MAX_FILE_BYTES {
             return Err(FormatError(format!(

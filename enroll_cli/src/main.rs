@@ -28,9 +28,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Files that are not plain (written by hand) are read by the toml crate, in this process
-    // (core/src/fallback.rs).
-    twofold_core::fallback::install(twofold_core::fallback::with_toml_crate);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
