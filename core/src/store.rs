@@ -537,7 +537,10 @@ fn errno_of(e: &std::io::Error) -> Errno {
 fn read_checked(fd: OwnedFd, path: &str, owner: Owner) -> Result<Zeroizing<Vec<u8>>, StoreError> {
     let st = fstat(&fd).map_err(|e| StoreError::io(path, "fstat", sys(e)))?;
     check_file(&st, path, owner)?;
-    let mut buf = Zeroizing::new(Vec::new());
+    // Sized by `fstat` (plus the byte that tells the end): a buffer that grew would leave
+    // copies of the secrets behind, unwiped, in the memory it gave back.
+    let size = usize::try_from(st.st_size).map_or(MAX_FILE_BYTES, |n| n.min(MAX_FILE_BYTES));
+    let mut buf = Zeroizing::new(Vec::with_capacity(size + 1));
     std::fs::File::from(fd)
         .take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut buf)
