@@ -6,8 +6,6 @@
 #   bench/run.sh --quick         fewer logins, for a smoke check (about 2 minutes)
 #   bench/run.sh --no-docker     skip scenario 6 (sshd in the Docker suite's image)
 #   bench/run.sh --module PATH   measure this pam_twofold.so instead of building one
-#   bench/run.sh --floor         measure bench/floor (a Rust module that only looks the user
-#                                up and asks once: the floor under any std Rust module)
 #   bench/run.sh -- ARGS         extra arguments for the driver (twofold-bench --help)
 #
 # Needs root (a private mount namespace; files owned by other uids). Installs what it needs
@@ -26,9 +24,8 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1; shift ;;
     --no-docker) DOCKER=0; shift ;;
     --module) MODULE=$(realpath "$2"); shift 2 ;;
-    --floor) MODULE=floor; shift ;;
     --) shift; EXTRA=("$@"); break ;;
-    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
     esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root" >&2; exit 2; }
@@ -46,11 +43,7 @@ fi
 
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 export CARGO_TARGET_DIR=$TARGET
-if [ "$MODULE" = floor ]; then
-    echo "bench: building the floor module (bench/floor), measured in place of pam_twofold" >&2
-    cargo build --release --manifest-path bench/floor/Cargo.toml >&2
-    MODULE=$TARGET/release/libtwofold_floor.so
-elif [ -z "$MODULE" ]; then
+if [ -z "$MODULE" ]; then
     echo "bench: building pam_twofold (release)" >&2
     cargo build --release -p pam_twofold >&2
     MODULE=$TARGET/release/libpam_twofold.so

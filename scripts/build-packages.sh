@@ -7,8 +7,7 @@
 #   --no-build  use the release binaries already in the target directory
 #   --check     afterwards run lintian on the .deb and list the .rpm (needs lintian, rpm)
 #
-# Steps: install the two cargo tools if missing, `cargo build --release --workspace` (and
-# the module once more for the .rpm, with the system's libgcc_s: see below),
+# Steps: install the two cargo tools if missing, `cargo build --release --workspace`,
 # stage the generated files the package metadata in enroll_cli/Cargo.toml reads from
 # target/twofold-pkg/ (gzipped man pages, shell completions, stripped binaries for the
 # RPM), then build the packages and print their paths on stdout (progress goes to stderr).
@@ -59,43 +58,24 @@ want deb && ensure_tool deb cargo-deb
 want rpm && ensure_tool generate-rpm cargo-generate-rpm
 
 # --- binaries ----------------------------------------------------------------------------
-# The .rpm's module is built apart, with the feature shared-libgcc (pam_module/build.rs):
-# the unwinder linked into the .deb's module needs glibc 2.35, RHEL 9 has 2.34. Cargo puts
-# both builds at the same path, so the RPM's is copied away and the default built again
-# (each is a relink of the module alone, about 2 s; the output is reproducible).
-rpm_module=$release/rpm/libpam_twofold.so
+# One build for both packages.
 if [ "$build" = 1 ]; then
-    if want rpm; then
-        log "cargo build --release -p pam_twofold --features pam_twofold/shared-libgcc (the .rpm's module)"
-        cargo build --release -p pam_twofold --features pam_twofold/shared-libgcc --quiet
-        mkdir -p "$(dirname "$rpm_module")"
-        cmp -s "$release/libpam_twofold.so" "$rpm_module" || cp "$release/libpam_twofold.so" "$rpm_module"
-    fi
     log "cargo build --release --workspace"
     cargo build --release --workspace --quiet
 fi
-modules=("$release/libpam_twofold.so")
-want rpm && modules+=("$rpm_module")
+module=$release/libpam_twofold.so
 [ -f "$release/twofold" ] || die "$release/twofold is missing; run without --no-build"
-# The TOML parser the module loads for files that are not plain (pam_module/src/toml_library.rs).
-[ -f "$release/libtwofold_toml.so" ] || die "$release/libtwofold_toml.so is missing; run without --no-build"
+[ -f "$module" ] || die "$module is missing; run without --no-build"
 # What ships is a release build: no test-only hook (debug_panic exists in debug builds
-# only). The .deb's module has libgcc's unwinder linked in (pam_module/build.rs), so it does
-# not load libgcc_s into sshd and sudo; the .rpm's binaries need no glibc newer than RHEL 9's.
-for f in "${modules[@]}"; do
-    [ -f "$f" ] || die "$f is missing; run without --no-build"
-    if grep -q debug_panic "$f"; then
-        die "$f contains the debug-only debug_panic hook"
-    fi
-done
-if command -v readelf >/dev/null && readelf -d "$release/libpam_twofold.so" | grep -q 'NEEDED.*libgcc_s'; then
-    die "$release/libpam_twofold.so needs libgcc_s (pam_module/build.rs did not link libgcc_eh)"
+# only); and no binary needs a glibc newer than RHEL 9's.
+if grep -q debug_panic "$module"; then
+    die "$module contains the debug-only debug_panic hook"
 fi
 # newest_glibc FILE: the newest GLIBC_x.y symbol version FILE needs.
 newest_glibc() { objdump -T "$1" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1; }
 rpm_glibc=2.34 # RHEL 9
 if want rpm && command -v objdump >/dev/null; then
-    for f in "$release/twofold" "$rpm_module" "$release/libtwofold_toml.so"; do
+    for f in "$release/twofold" "$module"; do
         v=$(newest_glibc "$f")
         if [ "$(printf '%s\n%s\n' "$v" "$rpm_glibc" | sort -V | tail -n 1)" != "$rpm_glibc" ]; then
             die "$f needs glibc $v; the .rpm is for glibc $rpm_glibc (RHEL 9)"
@@ -154,8 +134,7 @@ fi
 # target/release with their old mtimes when a build switches back to them.
 file_hash() { sha256sum "$1" | cut -d' ' -f1; }
 if want rpm; then
-    for pair in "$release/twofold:usr/bin/twofold" "$rpm_module:usr/lib64/security/pam_twofold.so" \
-        "$release/libtwofold_toml.so:usr/lib64/twofold/libtwofold_toml.so"; do
+    for pair in "$release/twofold:usr/bin/twofold" "$module:usr/lib64/security/pam_twofold.so"; do
         src=${pair%%:*} dest=$stage/rpm/${pair#*:}
         src_hash=$(file_hash "$src")
         if [ ! -f "$dest" ] || [ "$(cat "$dest.source" 2>/dev/null)" != "$src_hash" ]; then
@@ -188,8 +167,7 @@ record_inputs() { # package, inputs...
     shift
     echo "$(inputs_hash "$@") $(file_hash "$pkg")" >"$pkg.inputs"
 }
-inputs=(enroll_cli/Cargo.toml packaging "$release/twofold" "$release/libpam_twofold.so"
-    "$release/libtwofold_toml.so")
+inputs=(enroll_cli/Cargo.toml packaging "$release/twofold" "$module")
 
 outputs=()
 if want deb; then

@@ -354,9 +354,6 @@ impl Bench {
 
     /// Removes the temp file the store keeps for the next login to overwrite in place
     /// (core/src/store.rs, `update`): the state of a file written by a twofold that kept none.
-    fn remove_spare(&self, u: &User) {
-        std::fs::remove_file(u.home.join(".config/twofold/.secrets.toml.tmp")).expect("temp file");
-    }
 
     /// What `google-authenticator -t -d -f -r 3 -R 30 -w 3` writes: TOTP, DISALLOW_REUSE,
     /// rate limit 3 per 30 s, window of 3 codes (±1 step, as twofold's default).
@@ -564,17 +561,6 @@ fn totp(b: &Bench) {
             users.push((m, right, us));
         }
     }
-    // twofold users whose directory lacks the temp file a login overwrites in place: files
-    // written by a twofold that kept none (before 2026-12-02). Their first login creates it.
-    let without_temp: Vec<User> = (0..n + k)
-        .map(|_| {
-            let u = b.user("twb");
-            b.enroll(Module::Twofold, &u);
-            b.remove_spare(&u);
-            u
-        })
-        .collect();
-    let mut no_temp = Series::default();
     let permit_user = b.user("pp");
     let mut base = Series::default();
     let mut series: Vec<Series> = vec![Series::default(); users.len()];
@@ -609,13 +595,6 @@ fn totp(b: &Bench) {
             throttled.cpu.push(r.cpu_ms);
             throttled.faults.push(r.minflt as f64);
         }
-        let u = &without_temp[i];
-        let r = b.login("twofold", u, &code_now(&u.secret));
-        if b.expect("twofold right code, no temp file to reuse", r, true) {
-            no_temp.wall.push(r.wall_ms);
-            no_temp.cpu.push(r.cpu_ms);
-            no_temp.faults.push(r.minflt as f64);
-        }
         for (j, (m, right, us)) in users.iter().enumerate() {
             let u = &us[i];
             let input = if *right { code_now(&u.secret) } else { wrong_code(&u.secret) };
@@ -644,12 +623,6 @@ fn totp(b: &Bench) {
                 b.anomalies.lock().expect("anomalies").push(note);
             }
         }
-    }
-    for i in 0..k {
-        let u = &without_temp[n + i];
-        let (ok, ir) = b.callgrind("twofold", u, &code_now(&u.secret), "twofold-no-temp");
-        assert!(ok, "twofold without a temp file under callgrind failed");
-        no_temp.ir.push(ir);
     }
     for _ in 0..k {
         let (ok, ir) = b.callgrind("twofold", &tu, &wrong_code(&tu.secret), "twofold-throttled");
@@ -697,12 +670,6 @@ fn totp(b: &Bench) {
                 ow / ga_w,
             );
         };
-        if right {
-            // Above the three modules' rows: twofold's first login on a file without the
-            // temp file it reuses.
-            let case = "right code, no temp file to reuse (file from before 2026-12-02)";
-            row(&mut t, case, Module::Twofold.label(), own_of(&no_temp));
-        }
         for m in PEERS {
             row(&mut t, if right { "right code" } else { "wrong code" }, m.label(), own(m));
         }
@@ -730,7 +697,6 @@ fn totp(b: &Bench) {
                 percentile(&s.wall, 0.1),
                 percentile(&s.wall, 0.9)
             ))
-            .chain(std::iter::once(format!("twofold right, no temp file: {:.2}..{:.2}", percentile(&no_temp.wall, 0.1), percentile(&no_temp.wall, 0.9))))
             .chain(std::iter::once(format!("permit: {:.2}..{:.2}", percentile(&base.wall, 0.1), percentile(&base.wall, 0.9))))
             .collect::<Vec<_>>()
             .join("; ")

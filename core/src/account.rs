@@ -54,11 +54,11 @@ pub fn check_name(name: &str) -> Result<(), AccountError> {
 
 /// getpwnam_r(3): "ENOENT, ESRCH, EBADF, EPERM, ...: the given name or uid was not found" on
 /// some systems (nss_wrapper, LDAP backends) instead of a NULL result.
-pub fn lookup_error(errno: i32) -> AccountError {
+fn lookup_error(errno: nix::errno::Errno) -> AccountError {
     use nix::errno::Errno;
-    match Errno::from_raw(errno) {
+    match errno {
         Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM => AccountError::Unknown,
-        _ => AccountError::Lookup(crate::errno_text(errno)),
+        e => AccountError::Lookup(e.desc().to_string()),
     }
 }
 
@@ -66,7 +66,7 @@ impl Account {
     pub fn lookup(name: &str) -> Result<Account, AccountError> {
         check_name(name)?;
         let user = User::from_name(name)
-            .map_err(|e| lookup_error(e as i32))?
+            .map_err(lookup_error)?
             .ok_or(AccountError::Unknown)?;
         Account::from_entry(
             &user.name,
@@ -76,16 +76,9 @@ impl Account {
         )
     }
 
-    /// An account from a password database entry, as `lookup` takes it: the home directory
-    /// must be UTF-8 and absolute. For the PAM module, which reads the entry itself
-    /// (`pam_module/src/passwd.rs`): nix's `User` copies all seven fields into allocations of
-    /// their own, ≈ 2 k instructions a login (BENCHMARKS.md).
-    pub fn from_entry(
-        name: &str,
-        uid: u32,
-        gid: u32,
-        home: &[u8],
-    ) -> Result<Account, AccountError> {
+    /// An account from a password database entry: the home directory must be UTF-8 and
+    /// absolute.
+    fn from_entry(name: &str, uid: u32, gid: u32, home: &[u8]) -> Result<Account, AccountError> {
         let home = std::str::from_utf8(home)
             .map_err(|_| AccountError::Lookup("home directory is not UTF-8".into()))?;
         if !home.starts_with('/') {
@@ -103,7 +96,7 @@ impl Account {
 
     pub fn by_uid(uid: u32) -> Result<Account, AccountError> {
         let user = User::from_uid(Uid::from_raw(uid))
-            .map_err(|e| lookup_error(e as i32))?
+            .map_err(lookup_error)?
             .ok_or(AccountError::Unknown)?;
         Account::lookup(&user.name)
     }
@@ -115,9 +108,8 @@ impl Account {
         }
         let cname =
             CString::new(self.name.as_str()).map_err(|_| AccountError::BadName("contains NUL"))?;
-        let mine = nix::unistd::getgrouplist(&cname, Gid::from_raw(self.gid)).map_err(|e| {
-            AccountError::Lookup(format!("group list: {}", crate::errno_text(e as i32)))
-        })?;
+        let mine = nix::unistd::getgrouplist(&cname, Gid::from_raw(self.gid))
+            .map_err(|e| AccountError::Lookup(format!("group list: {}", e.desc())))?;
         for g in groups {
             if let Ok(Some(group)) = Group::from_name(g) {
                 if mine.contains(&group.gid) {

@@ -5,8 +5,7 @@
 use crate::account::{Account, AccountError};
 use crate::codes::{classify, Attempt};
 use crate::config::Config;
-use crate::secret::SecretFile;
-use crate::store::{DetachedStore, ErrorKind, Location, SecretStore};
+use crate::store::{ErrorKind, Location, Storage, Update, UserFile};
 use crate::verify::{decide_with, precompute, Origin};
 use crate::UnixTime;
 use zeroize::Zeroizing;
@@ -73,41 +72,7 @@ impl Outcome {
     }
 }
 
-enum Enrollment {
-    /// The file as read before the prompt: its bytes, the file they parse to, and its
-    /// directory, still open (without the user's file identity) for the locked read.
-    Enrolled(Zeroizing<Vec<u8>>, Box<SecretFile>, DetachedStore),
-    NotEnrolled,
-    Broken(String),
-}
-
-fn peek(loc: &Location) -> Enrollment {
-    // Without the lock; `read_parsed` reads again what does not parse (it can meet another
-    // login's update writing). The read under the lock decides anyway.
-    match SecretStore::open(loc) {
-        Ok(None) => Enrollment::NotEnrolled,
-        Ok(Some(store)) => match store.read_parsed() {
-            Ok(Some((bytes, file))) => Enrollment::Enrolled(bytes, Box::new(file), store.detach()),
-            Ok(None) => Enrollment::NotEnrolled,
-            Err(e) => Enrollment::Broken(e.to_string()),
-        },
-        Err(e) => Enrollment::Broken(e.to_string()),
-    }
-}
-
 pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation) -> Outcome {
-    authenticate_with(config, req, conv, Account::lookup)
-}
-
-/// As [`authenticate`], with the account looked up by `lookup` (which must do what
-/// [`Account::lookup`] does, name check included): the PAM module reads the password database
-/// entry itself.
-pub fn authenticate_with(
-    config: &Config,
-    req: &Request,
-    conv: &mut dyn Conversation,
-    lookup: fn(&str) -> Result<Account, AccountError>,
-) -> Outcome {
     // Whatever goes wrong before the prompt, the person is still asked for a code, so the
     // prompt does not tell who exists or who is enrolled.
     let refuse_as = |method, conv: &mut dyn Conversation, reason: String, level: Level| {
@@ -117,7 +82,7 @@ pub fn authenticate_with(
     let refuse_after_prompt = |conv: &mut dyn Conversation, reason: String, level: Level| {
         refuse_as("none", conv, reason, level)
     };
-    let account = match lookup(req.user) {
+    let account = match Account::lookup(req.user) {
         Ok(a) => a,
         Err(e @ (AccountError::BadName(_) | AccountError::Unknown)) => {
             return refuse_after_prompt(conv, e.to_string(), Level::Warning)
@@ -175,9 +140,12 @@ pub fn authenticate_with(
         Ok(l) => l,
         Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
     };
-    let (peeked_bytes, peeked, dir) = match peek(&loc) {
-        Enrollment::Enrolled(bytes, file, dir) => (bytes, file, dir),
-        Enrollment::NotEnrolled if config.unenrolled_may_pass(req.now) => {
+    // Read without the lock, for the work before the transaction (the prompt, argon2): the
+    // read inside the transaction decides.
+    let mut storage = UserFile::new(loc);
+    let peeked = match storage.read() {
+        Ok(Some(file)) => file,
+        Ok(None) if config.unenrolled_may_pass(req.now) => {
             let why = match config.unenrolled_allow_until {
                 Some(t) if req.now < t => format!("grace period until {}", crate::time::rfc3339(t)),
                 _ => "unenrolled = \"allow\"".to_string(),
@@ -191,7 +159,7 @@ pub fn authenticate_with(
                 level: Level::Notice,
             };
         }
-        Enrollment::NotEnrolled => {
+        Ok(None) => {
             return refuse_as(
                 "unenrolled",
                 conv,
@@ -199,7 +167,7 @@ pub fn authenticate_with(
                 Level::Warning,
             )
         }
-        Enrollment::Broken(e) => return refuse_after_prompt(conv, e, Level::Error),
+        Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
     };
 
     let input = match conv.prompt_hidden(&config.prompt) {
@@ -228,42 +196,21 @@ pub fn authenticate_with(
     // The argon2 work (recovery codes, passes) happens here, before the lock is taken.
     let pre = precompute(&peeked, &attempt, req.now);
 
-    // From here to the write, the user's lock is held: two logins cannot both use one code.
-    // The directory is the one checked before the prompt (still open), checked again; the
-    // user's file identity is taken again for it.
-    let store = match dir.attach() {
-        Ok(s) => s,
-        Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
-    };
-    let lock = match store.lock() {
-        Ok(l) => l,
-        Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
-    };
-    // Read again under the lock: another login may have changed the file since the peek.
-    // Unchanged bytes parse to the same file, so the peek's parse is reused then.
-    let file = match store.read_bytes() {
-        Ok(Some(bytes)) if *bytes == *peeked_bytes => *peeked,
-        Ok(Some(bytes)) => match store.parse(&bytes) {
-            Ok(f) => f,
-            Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
-        },
-        Ok(None) => {
-            return Outcome::deny(
-                method,
-                "secret file disappeared during the login",
-                Level::Warning,
-            )
-        }
-        Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
-    };
+    // One transaction: the decision is taken on the file as it is now (another login may
+    // have changed it since the read above), and what it changes is committed with it.
     let origin = Origin {
         rhost: req.rhost,
         service: req.service,
     };
-    let decision = decide_with(&file, &attempt, config, req.now, &origin, pre.as_ref());
+    let updated = storage.update(|file| {
+        let mut decision = decide_with(file, &attempt, config, req.now, &origin, pre.as_ref());
+        let change = decision.update.take();
+        (decision, change)
+    });
     drop(attempt);
-    if let Some(update) = &decision.update {
-        if let Err(e) = store.update(&lock, update) {
+    let decision = match updated {
+        Ok(Update::Committed(decision)) => decision,
+        Ok(Update::NotSaved(decision, e)) => {
             let level = if e.kind == ErrorKind::Io {
                 Level::Error
             } else {
@@ -276,9 +223,15 @@ pub fn authenticate_with(
                 level,
             );
         }
-    }
-    drop(lock);
-    drop(store);
+        Ok(Update::Absent) => {
+            return Outcome::deny(
+                method,
+                "secret file disappeared during the login",
+                Level::Warning,
+            )
+        }
+        Err(e) => return Outcome::deny(method, e.to_string(), Level::Error),
+    };
     if let Some(notice) = &decision.notice {
         conv.info(notice);
     }
@@ -336,7 +289,8 @@ pub mod scripted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::{Device, SecretKey};
+    use crate::secret::{Device, SecretFile, SecretKey};
+    use crate::store::SecretStore;
 
     /// Answers the prompt with `answer`, after writing `change` to the file as another login
     /// would while this one waits at the prompt (when `change` is set).
@@ -359,11 +313,11 @@ mod tests {
     }
 
     /// A system-mode file for root in a fresh directory (system mode wants root-owned files).
-    fn setup(name: &str) -> Option<(Config, Location, SecretFile, String)> {
-        if !nix::unistd::Uid::effective().is_root() {
-            eprintln!("skipped: system mode needs root-owned files");
-            return None;
-        }
+    fn setup(name: &str) -> (Config, Location, SecretFile, String) {
+        assert!(
+            nix::unistd::Uid::effective().is_root(),
+            "system mode needs root-owned files: run the tests as root (CI and scripts/test.sh do)"
+        );
         let dir = format!("/tmp/twofold-auth-{name}-{}", std::process::id());
         let _ = std::fs::remove_dir_all(&dir);
         let config = Config::parse(&format!("secret_path = \"{dir}/{{user}}.toml\"")).unwrap();
@@ -377,7 +331,7 @@ mod tests {
         let store = SecretStore::open_or_create(&loc).unwrap();
         let lock = store.lock().unwrap();
         store.write(&lock, &file).unwrap();
-        Some((config, loc, file, dir))
+        (config, loc, file, dir)
     }
 
     const NOW: UnixTime = 1_800_000_000;
@@ -390,9 +344,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_file_is_read_once_more_under_the_lock_and_the_code_accepted() {
-        let Some((config, loc, file, dir)) = setup("same") else {
-            return;
-        };
+        let (config, loc, file, dir) = setup("same");
         let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
         let mut conv = RaceAtPrompt {
             loc: loc.clone(),
@@ -431,9 +383,7 @@ mod tests {
     #[test]
     fn a_directory_made_writable_by_others_during_the_prompt_is_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let Some((config, loc, file, dir)) = setup("chmod") else {
-            return;
-        };
+        let (config, loc, file, dir) = setup("chmod");
         let before = std::fs::read(loc.path()).unwrap();
         let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
         let d = dir.clone();
@@ -456,9 +406,7 @@ mod tests {
 
     #[test]
     fn a_file_removed_during_the_prompt_denies_and_is_not_recreated() {
-        let Some((config, loc, file, dir)) = setup("reset") else {
-            return;
-        };
+        let (config, loc, file, dir) = setup("reset");
         let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
         let path = loc.path().to_string();
         let mut conv = DuringPrompt {
@@ -476,9 +424,7 @@ mod tests {
     fn a_directory_moved_away_during_the_prompt_is_followed_not_the_new_one() {
         // The descriptor checked before the prompt is used after it: a directory put in
         // place of the old one meanwhile (by whoever may rename there) is not read or written.
-        let Some((config, loc, file, dir)) = setup("moved") else {
-            return;
-        };
+        let (config, loc, file, dir) = setup("moved");
         let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
         let moved = format!("{dir}.moved");
         let _ = std::fs::remove_dir_all(&moved);
@@ -507,9 +453,7 @@ mod tests {
 
     #[test]
     fn a_code_another_login_used_during_the_prompt_is_a_replay() {
-        let Some((config, loc, file, dir)) = setup("race") else {
-            return;
-        };
+        let (config, loc, file, dir) = setup("race");
         let code = crate::totp::code_at(&file.devices[0], NOW).unwrap();
         // The same code was accepted elsewhere while this login waited at the prompt: the
         // decision must be taken on the file as it is under the lock, not as peeked.

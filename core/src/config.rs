@@ -7,8 +7,6 @@
 use serde::Deserialize;
 use std::fmt;
 
-mod fast;
-
 pub const DEFAULT_PATH: &str = "/etc/twofold/twofold.toml";
 /// A configuration file larger than this is refused: it is a few hundred bytes in practice.
 const MAX_CONFIG_BYTES: usize = 64 * 1024;
@@ -67,21 +65,18 @@ impl SecretPath {
     /// Expands the template. The user name is checked by the caller to hold no path characters.
     /// One pass over the template: what a placeholder is replaced with is never looked at
     /// again (a home directory or user name containing `{uid}` stays as it is).
-    // A closure pattern on purpose: on a short template the char-by-char search is cheaper
-    // than the `memchr` searcher's set-up (BENCHMARKS.md).
-    #[allow(clippy::manual_pattern_char_comparison)]
     pub fn expand(&self, user: &str, uid: u32, home: &str) -> String {
         let home = home.trim_end_matches('/');
         let mut out = String::with_capacity(self.template.len() + home.len() + user.len());
         let mut rest = self.template.as_str();
-        while let Some(i) = rest.find(|c: char| c == '{') {
+        while let Some(i) = rest.find('{') {
             out.push_str(&rest[..i]);
             let tail = &rest[i..];
             rest = if let Some(r) = tail.strip_prefix("{user}") {
                 out.push_str(user);
                 r
             } else if let Some(r) = tail.strip_prefix("{uid}") {
-                crate::push_decimal(&mut out, u64::from(uid), 1);
+                out.push_str(&uid.to_string());
                 r
             } else if let Some(r) = tail.strip_prefix("{home}") {
                 out.push_str(home);
@@ -148,10 +143,9 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The file as written, before any check: what serde fills from the `toml` crate's parse, and
-/// what [`fast::read`] fills for the plain files it accepts. [`Config::validate`] judges either.
-#[derive(Default, Deserialize)]
-#[cfg_attr(test, derive(Debug, PartialEq))]
+/// The file as written, before any check: what serde fills from the `toml` crate's parse.
+/// [`Config::validate`] judges it.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     secret_path: Option<String>,
@@ -168,8 +162,7 @@ struct RawConfig {
 }
 
 /// The `[rate_limit]` table as written.
-#[derive(Default, Deserialize)]
-#[cfg_attr(test, derive(Debug, PartialEq))]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRateLimit {
     free_failures: Option<i64>,
@@ -188,10 +181,12 @@ impl Config {
         };
         // At most one byte past the limit is read: enough to know the file is too large.
         let read = || -> std::io::Result<(Vec<u8>, u64)> {
-            let mut file = std::fs::File::open(path)?;
+            use std::io::Read;
+            let file = std::fs::File::open(path)?;
             let size = file.metadata()?.len();
             let mut bytes = Vec::new();
-            crate::read_sized(&mut file, size, MAX_CONFIG_BYTES, &mut bytes)?;
+            file.take(MAX_CONFIG_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)?;
             Ok((bytes, size))
         };
         let (bytes, size) = match read() {
@@ -214,43 +209,13 @@ impl Config {
     }
 
     /// Parses configuration text; the error says which key is wrong and what is allowed.
-    ///
-    /// A plain file (the shipped one, a few `key = value` lines) is read by `fast::read`
-    /// (`config/fast.rs`), anything else by the `toml` crate through serde, as before; both fill
-    /// the same `RawConfig`, which `validate` then checks, so a file means the same and gets the
-    /// same messages whichever reader ran. The fast reader only saves the `toml` crate's cost on
-    /// every login (BENCHMARKS.md).
     pub fn parse(text: &str) -> Result<Config, String> {
-        let raw = match fast::read(text) {
-            Some(raw) => raw,
-            // Not plain: the TOML parser (`fallback.rs`) answers with the values in
-            // `RawConfig`'s line form, or the `toml` path's message.
-            None => {
-                let lines = crate::fallback::parse(crate::fallback::Kind::Config, text)?;
-                RawConfig::decode(&lines).ok_or(
-                    "came back from the TOML parser in a form twofold cannot read; report this as a bug",
-                )?
-            }
-        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| format!("is not valid: {}", e.message()))?;
         Config::validate(raw)
     }
 
-    /// [`Config::parse`] with the `toml` crate alone, never the fast reader: what the tests and
-    /// the fuzz target `config` compare `parse` with.
-    #[doc(hidden)]
-    pub fn parse_with_toml(text: &str) -> Result<Config, String> {
-        Config::validate(with_toml(text)?)
-    }
-
-    /// [`Config::parse`] with the fast reader alone: `None` where it declines the text (and
-    /// `parse` would leave it to the `toml` crate). For the tests and the fuzz target `config`.
-    #[doc(hidden)]
-    pub fn parse_fast_only(text: &str) -> Option<Result<Config, String>> {
-        fast::read(text).map(Config::validate)
-    }
-
-    /// The checks of every value of a file, whichever reader read it, and the defaults for
-    /// what it leaves out.
+    /// The checks of every value of a file, and the defaults for what it leaves out.
     fn validate(raw: RawConfig) -> Result<Config, String> {
         let mut c = Config::default();
         if let Some(p) = raw.secret_path {
@@ -354,158 +319,8 @@ impl Config {
     }
 }
 
-/// The text read by the `toml` crate into a [`RawConfig`]; its message when it is not valid
-/// TOML or does not fit (an unknown key, a value of the wrong type).
-fn with_toml(text: &str) -> Result<RawConfig, String> {
-    toml::from_str(text).map_err(|e| format!("is not valid: {}", e.message()))
-}
-
-/// The TOML parser's side of `Config::parse` for a file that is not plain (`fallback.rs`): the
-/// values read by the `toml` crate, in `RawConfig`'s line form.
-pub(crate) fn encode_with_toml(text: &str) -> Result<String, String> {
-    with_toml(text).map(|raw| raw.encode())
-}
-
 fn datetime_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Option::<toml::value::Datetime>::deserialize(d).map(|v| v.map(|d| d.to_string()))
-}
-
-/// `RawConfig`'s line form, the answer of the TOML parser (`fallback.rs`): a line a value that
-/// is set, `name` and the value after a tab; a list has its items each after a tab; a string
-/// has its `\`, tab and newline escaped as `\\`, `\t` and `\n`. Private to the two sides,
-/// which are always the same version of this crate.
-impl RawConfig {
-    fn encode(&self) -> String {
-        fn text(out: &mut String, name: &str, value: &Option<String>) {
-            if let Some(v) = value {
-                out.push_str(name);
-                out.push('\t');
-                escape_into(out, v);
-                out.push('\n');
-            }
-        }
-        fn number(out: &mut String, name: &str, value: Option<i64>) {
-            if let Some(n) = value {
-                out.push_str(name);
-                out.push('\t');
-                out.push_str(&n.to_string());
-                out.push('\n');
-            }
-        }
-        let mut out = String::new();
-        text(&mut out, "secret_path", &self.secret_path);
-        if let Some(u) = self.unenrolled {
-            out.push_str(match u {
-                Unenrolled::Deny => "unenrolled\tdeny\n",
-                Unenrolled::Allow => "unenrolled\tallow\n",
-            });
-        }
-        text(
-            &mut out,
-            "unenrolled_allow_until",
-            &self.unenrolled_allow_until,
-        );
-        if let Some(groups) = &self.exempt_groups {
-            out.push_str("exempt_groups");
-            for g in groups {
-                out.push('\t');
-                escape_into(&mut out, g);
-            }
-            out.push('\n');
-        }
-        number(&mut out, "window", self.window);
-        text(&mut out, "prompt", &self.prompt);
-        text(&mut out, "issuer", &self.issuer);
-        text(&mut out, "audit_log", &self.audit_log);
-        if let Some(r) = &self.rate_limit {
-            out.push_str("rate_limit\n");
-            number(&mut out, "free_failures", r.free_failures);
-            number(&mut out, "base_delay_secs", r.base_delay_secs);
-            number(&mut out, "max_delay_secs", r.max_delay_secs);
-            number(&mut out, "totp_lockout_after", r.totp_lockout_after);
-        }
-        out
-    }
-
-    /// The line form back; `None` for anything `encode` does not write.
-    fn decode(lines: &str) -> Option<RawConfig> {
-        use fast::set;
-        let mut raw = RawConfig::default();
-        if lines.is_empty() {
-            return Some(raw);
-        }
-        for line in lines.strip_suffix('\n')?.split('\n') {
-            let mut fields = line.split('\t');
-            let name = fields.next()?;
-            if name == "exempt_groups" {
-                let groups = fields.map(unescape).collect::<Option<Vec<_>>>()?;
-                set(&mut raw.exempt_groups, groups)?;
-                continue;
-            }
-            if name == "rate_limit" {
-                fields.next().is_none().then_some(())?;
-                set(&mut raw.rate_limit, RawRateLimit::default())?;
-                continue;
-            }
-            let value = fields.next()?;
-            fields.next().is_none().then_some(())?;
-            let r = raw.rate_limit.as_mut();
-            match (name, r) {
-                ("secret_path", None) => set(&mut raw.secret_path, unescape(value)?)?,
-                ("unenrolled", None) => set(
-                    &mut raw.unenrolled,
-                    match value {
-                        "deny" => Unenrolled::Deny,
-                        "allow" => Unenrolled::Allow,
-                        _ => return None,
-                    },
-                )?,
-                ("unenrolled_allow_until", None) => {
-                    set(&mut raw.unenrolled_allow_until, unescape(value)?)?
-                }
-                ("window", None) => set(&mut raw.window, value.parse().ok()?)?,
-                ("prompt", None) => set(&mut raw.prompt, unescape(value)?)?,
-                ("issuer", None) => set(&mut raw.issuer, unescape(value)?)?,
-                ("audit_log", None) => set(&mut raw.audit_log, unescape(value)?)?,
-                ("free_failures", Some(r)) => set(&mut r.free_failures, value.parse().ok()?)?,
-                ("base_delay_secs", Some(r)) => set(&mut r.base_delay_secs, value.parse().ok()?)?,
-                ("max_delay_secs", Some(r)) => set(&mut r.max_delay_secs, value.parse().ok()?)?,
-                ("totp_lockout_after", Some(r)) => {
-                    set(&mut r.totp_lockout_after, value.parse().ok()?)?
-                }
-                _ => return None,
-            }
-        }
-        Some(raw)
-    }
-}
-
-fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn unescape(s: &str) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        out.push(match c {
-            '\\' => match chars.next()? {
-                '\\' => '\\',
-                't' => '\t',
-                'n' => '\n',
-                _ => return None,
-            },
-            c => c,
-        });
-    }
-    Some(out)
 }
 
 fn parse_secret_path(p: &str) -> Result<SecretPath, String> {
@@ -571,46 +386,6 @@ mod tests {
             p.expand("bob", 7, "/home/{user}///"),
             "/home/{user}/.config/twofold/secrets.toml"
         );
-    }
-
-    /// The line form carries every value the `toml` crate reads, whatever the strings hold,
-    /// and takes nothing else back.
-    #[test]
-    fn the_line_form_carries_what_the_toml_crate_read() {
-        let texts = [
-            "",
-            "window = 3",
-            "exempt_groups = []",
-            "exempt_groups = ['']",
-            "exempt_groups = [\"a\\\\b\", 'c\td', \"\"\"x\ny\"\"\", \"\\\\t\\\\n\"]",
-            "prompt = \"tab\\there\\nnewline \\\\ back \\u00e9 \\u0000 end\"",
-            "secret_path = '/var/lib/x/{user}'\nunenrolled = 'allow'\nissuer = 'é'\naudit_log = \"/a\"",
-            "unenrolled_allow_until = 2026-12-31T00:00:00Z",
-            "unenrolled_allow_until = 2026-12-31 10:00:00.5+02:00",
-            "[rate_limit]",
-            "[rate_limit]\nfree_failures = -7\ntotp_lockout_after = 9223372036854775807",
-            "window = -9223372036854775808\n[rate_limit]\nbase_delay_secs = 1\nmax_delay_secs = 2",
-        ];
-        for text in texts {
-            let raw = with_toml(text).unwrap_or_else(|e| panic!("{e}: {text}"));
-            let lines = raw.encode();
-            assert_eq!(RawConfig::decode(&lines), Some(raw), "{text}\n{lines}");
-        }
-        for bad in [
-            "window\t1",
-            "window\t1\nwindow\t2\n",
-            "nope\tx\n",
-            "free_failures\t1\n",
-            "rate_limit\nwindow\t1\n",
-            "rate_limit\nrate_limit\n",
-            "prompt\ta\\x\n",
-            "prompt\ta\tb\n",
-            "unenrolled\tmaybe\n",
-            "window\tx\n",
-            "\n",
-        ] {
-            assert_eq!(RawConfig::decode(bad), None, "{bad:?}");
-        }
     }
 
     #[test]

@@ -39,16 +39,7 @@ impl Event<'_> {
     }
 }
 
-fn quoted(v: &str) -> String {
-    if !v.is_empty()
-        && v.chars()
-            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
-    {
-        v.to_string()
-    } else {
-        format!("{:?}", v)
-    }
-}
+use twofold_core::log::quote as quoted;
 
 #[derive(Serialize)]
 struct AuditLine<'a> {

@@ -31,9 +31,6 @@ use std::process::ExitCode;
 const MAN_PAGE: &str = include_str!("../../packaging/man/twofold.1");
 
 fn main() -> ExitCode {
-    // Files that are not plain (written by hand) are read by the toml crate, in this process
-    // (core/src/fallback.rs).
-    twofold_core::fallback::install(twofold_core::fallback::with_toml_crate);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),

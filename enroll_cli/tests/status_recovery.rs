@@ -190,9 +190,8 @@ fn status_shows_the_app_code_lock() {
     );
 }
 
-/// Files that are not plain (a literal string, a date-time with a space, a secret file
-/// edited by hand) are read by the CLI's TOML parser, in-process (core/src/fallback.rs), as
-/// they were before the plain readers existed.
+/// Files written by hand (a literal string, a date-time with a space, a secret file edited
+/// by hand) are read by the `toml` crate like any other.
 #[test]
 fn files_that_are_not_plain_are_read_through_the_toml_crate() {
     let env = Env::with_config(|dir| {

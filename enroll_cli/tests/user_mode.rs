@@ -17,8 +17,8 @@ struct ThrowawayUser {
 }
 
 impl ThrowawayUser {
-    /// `None` (and the test is skipped, saying so) where accounts cannot be made.
-    fn create(env: &Env) -> Option<ThrowawayUser> {
+    /// Fails the test where accounts cannot be made (it needs root, as CI runs it).
+    fn create(env: &Env) -> ThrowawayUser {
         let name = format!("tf-cli-{}", std::process::id());
         let home = env.path().join("home");
         let made = Command::new("useradd")
@@ -32,17 +32,17 @@ impl ThrowawayUser {
                 &name,
             ])
             .status();
-        if !matches!(made, Ok(s) if s.success()) {
-            eprintln!("SKIPPED: useradd could not create a throwaway user ({made:?})");
-            return None;
-        }
+        assert!(
+            matches!(made, Ok(s) if s.success()),
+            "useradd could not create a throwaway user ({made:?}): run the tests as root"
+        );
         let account = twofold_core::account::Account::lookup(&name).unwrap();
-        Some(ThrowawayUser {
+        ThrowawayUser {
             name,
             uid: account.uid,
             gid: account.gid,
             home,
-        })
+        }
     }
 
     fn cmd(&self, env: &Env, args: &[&str]) -> Cmd {
@@ -61,9 +61,7 @@ impl Drop for ThrowawayUser {
 fn a_real_user_enrolls_in_their_home_and_root_administers_it() {
     let env =
         Env::with_config(|_| "secret_path = \"{home}/.config/twofold/secrets.toml\"\n".into());
-    let Some(user) = ThrowawayUser::create(&env) else {
-        return;
-    };
+    let user = ThrowawayUser::create(&env);
     let secret_path = user.home.join(".config/twofold/secrets.toml");
 
     // Self-enrollment, confirmed with the code from oathtool.

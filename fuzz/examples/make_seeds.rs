@@ -134,13 +134,6 @@ fn main() {
             name,
             f.to_toml().unwrap().as_bytes(),
         );
-        // As twofold 0.1 wrote it (the toml crate's layout), which the canonical reader
-        // declines and the toml crate reads.
-        write(
-            &root.join("secret_file"),
-            &format!("toml_crate_{name}"),
-            toml::to_string(f).unwrap().as_bytes(),
-        );
     }
     write(&root.join("secret_file"), "version_only", b"version = 1\n");
     // Readable, but larger than the limit once rewritten (newlines come back as `\n`).
@@ -230,7 +223,7 @@ fn main() {
         ),
         ("home", "secret_path = \"{home}/.config/twofold/{uid}.toml\"\nunenrolled_allow_until = 2026-11-25\n"),
         ("rate_limit", "[rate_limit]\nbase_delay_secs = 86400\nmax_delay_secs = 86400\n"),
-        // Read by the fast reader for plain files (core/src/config/fast.rs), not the toml crate.
+        // The configuration the packages install.
         ("shipped", include_str!("../../packaging/twofold.toml")),
         (
             "plain",

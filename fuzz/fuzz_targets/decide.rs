@@ -51,8 +51,6 @@ fn one_code_used(
 }
 
 fuzz_target!(|data: &[u8]| {
-    // Texts that are not plain go to the toml crate, in this process.
-    twofold_core::fallback::install(twofold_core::fallback::with_toml_crate);
     let Some(case) = Case::split(data) else {
         return;
     };

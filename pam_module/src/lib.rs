@@ -5,6 +5,8 @@
 //! `pam_hooks!` generates the `extern "C"` entry points and catches panics (answering
 //! PAM_ABORT); we catch them first too, so a bug is logged and answered with PAM_AUTH_ERR.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// No unsafe code of our own; `mod hooks` allows it for what `pam_hooks!` expands to.
+#![deny(unsafe_code)]
 
 use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO};
 use pam::conv::Conv;
@@ -14,14 +16,18 @@ use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use twofold_core::auth::{self, Answer, Conversation, Level, Outcome, Request};
 use twofold_core::config::{self, Config};
+use twofold_core::log::quote;
 use zeroize::Zeroizing;
 
 mod log;
-mod passwd;
-mod toml_library;
 
 struct Twofold;
-pam::pam_hooks!(Twofold);
+// The only `unsafe` in the module: the entry points `pam_hooks!` expands to.
+#[allow(unsafe_code)]
+mod hooks {
+    use super::Twofold;
+    pam::pam_hooks!(Twofold);
+}
 
 impl PamHooks for Twofold {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
@@ -51,30 +57,26 @@ enum Source {
     BuiltinDefaults,
 }
 
-/// Module arguments: `config=PATH`, `builtin_defaults` and `toml_library=PATH` (where
-/// `libtwofold_toml.so` is, when not where the packages put it: `toml_library.rs`). Anything
-/// else is a configuration error.
+/// Module arguments: `config=PATH` and `builtin_defaults`. Anything else is a configuration
+/// error.
 fn parse_args(args: &[&CStr]) -> Result<Source, String> {
     let mut path = None;
     let mut defaults = false;
-    let mut library = None;
     for arg in args {
         let arg = arg
             .to_str()
             .map_err(|_| "a module argument is not UTF-8".to_string())?;
         match arg.split_once('=') {
             Some(("config", p)) if p.starts_with('/') => path = Some(p.to_string()),
-            Some(("toml_library", p)) if p.starts_with('/') => library = Some(p),
             None if arg == "builtin_defaults" => defaults = true,
             _ => {
                 return Err(format!(
-                    "unknown module argument `{}`; the known ones are config=/path, builtin_defaults and toml_library=/path",
+                    "unknown module argument `{}`; the known ones are config=/path and builtin_defaults",
                     arg.escape_default()
                 ))
             }
         }
     }
-    toml_library::set_path(library);
     match (path, defaults) {
         (Some(_), true) => Err(
             "module arguments config= and builtin_defaults contradict each other; give one".into(),
@@ -122,8 +124,8 @@ fn item_text(value: Option<&CStr>) -> Option<String> {
 }
 
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
-    // Test builds only: a way to prove that a panic inside the module, as linked (with the
-    // static unwinder of build.rs), is caught and answered. Release builds have no such
+    // Test builds only: a way to prove that a panic inside the module, as linked, is caught
+    // and answered. Release builds have no such
     // argument (it is an unknown argument there, which fails closed).
     #[cfg(debug_assertions)]
     #[allow(clippy::panic)]
@@ -134,18 +136,14 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         .unwrap_or_else(|| "?".into());
     let rhost = item_text(pamh.get_item::<RHost>().ok().flatten().map(|s| s.0));
     let context = |user: &str| {
-        let mut c = String::with_capacity(40 + service.len() + user.len());
-        c.push_str("service=");
-        log::quote_into(&mut c, &service);
-        c.push_str(" user=");
-        log::quote_into(&mut c, user);
-        c.push_str(" rhost=");
-        log::quote_into(&mut c, rhost.as_deref().unwrap_or("-"));
-        c
+        format!(
+            "service={} user={} rhost={}",
+            quote(&service),
+            quote(user),
+            quote(rhost.as_deref().unwrap_or("-"))
+        )
     };
 
-    // Files that are not plain go to libtwofold_toml.so, loaded only then (toml_library.rs).
-    twofold_core::fallback::install(toml_library::parse);
     let config = match parse_args(args).and_then(|source| match source {
         Source::File(path) => Config::load(&path).map_err(|e| e.to_string()),
         Source::BuiltinDefaults => Ok(Config::default()),
@@ -154,7 +152,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         Err(e) => {
             log::write(
                 Level::Error,
-                &format!("{} result=deny reason={}", context("?"), log::quote(&e)),
+                &format!("{} result=deny reason={}", context("?"), quote(&e)),
             );
             return PamResultCode::PAM_SERVICE_ERR;
         }
@@ -172,9 +170,9 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             return PamResultCode::PAM_AUTH_ERR;
         }
     };
-    let now = match log::unix_now() {
-        Some(t) => t,
-        None => {
+    let now = match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(t) => t.as_secs(),
+        Err(_) => {
             log::write(
                 Level::Error,
                 &format!(
@@ -210,7 +208,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         rhost: rhost.as_deref(),
         now,
     };
-    let outcome = auth::authenticate_with(&config, &request, &mut conversation, passwd::lookup);
+    let outcome = auth::authenticate(&config, &request, &mut conversation);
     report(&context(&user), &outcome);
     match outcome.answer {
         Answer::Success => PamResultCode::PAM_SUCCESS,
@@ -225,14 +223,11 @@ fn report(context: &str, outcome: &Outcome) {
         Answer::Ignore => "ignore",
         Answer::Deny => "deny",
     };
-    let mut line = String::with_capacity(context.len() + 40 + outcome.reason.len());
-    line.push_str(context);
-    line.push_str(" method=");
-    line.push_str(outcome.method);
-    line.push_str(" result=");
-    line.push_str(result);
-    line.push_str(" reason=");
-    log::quote_into(&mut line, &outcome.reason);
+    let line = format!(
+        "{context} method={} result={result} reason={}",
+        outcome.method,
+        quote(&outcome.reason)
+    );
     log::write(outcome.level, &line);
 }
 

@@ -106,21 +106,11 @@ fn temp_of(path: &Path) -> PathBuf {
     ))
 }
 
-/// The secret file unchanged, and the temp file as it was: absent when it was, unchanged
-/// when it was there (the copy `write` leaves).
+/// The secret file unchanged, and no temp file left behind.
 fn assert_left_clean(path: &Path, before: &[u8]) {
     assert_unchanged(path, before);
     let tmp = temp_of(path);
     assert!(!tmp.exists(), "{} left behind", tmp.display());
-}
-
-fn assert_left_as_it_was(path: &Path, before: &[u8], temp_before: &[u8]) {
-    assert_unchanged(path, before);
-    assert_eq!(
-        std::fs::read(temp_of(path)).unwrap(),
-        temp_before,
-        "the temp file changed"
-    );
 }
 
 fn wrong(code: &str) -> String {
@@ -130,14 +120,12 @@ fn wrong(code: &str) -> String {
     )
 }
 
-/// Without the temp file the store keeps for reuse (a file written by a twofold that kept
-/// none, or whose temp file was removed): recording a login needs new space.
+/// Recording a login writes a new temp file: on a full disk that fails, and the login too.
 #[test]
-fn full_home_filesystem_without_a_reusable_temp_file_denies_right_codes_and_keeps_them_usable() {
+fn full_home_filesystem_denies_right_codes_and_keeps_them_usable() {
     let (h, fs) = alice_on_a_tiny_home();
     let e = h.enroll("alice", ALICE, 2);
     let path = h.secret_path("alice");
-    std::fs::remove_file(path.with_file_name(".secrets.toml.tmp")).unwrap();
     let before = std::fs::read(&path).unwrap();
     let filler = fs.fill();
 
@@ -171,40 +159,12 @@ fn full_home_filesystem_without_a_reusable_temp_file_denies_right_codes_and_keep
     assert_eq!(after.state.failures, 0);
 }
 
-/// As enrolled (or after any login): the store keeps a temp file that the next login
-/// overwrites in place (`SecretStore::update`). That takes no new space, so on a full disk a
-/// login is still recorded, and accepted; a replay is still refused; a recovery code is used
-/// up as always.
-#[test]
-fn full_home_filesystem_still_records_logins() {
-    let (h, fs) = alice_on_a_tiny_home();
-    let e = h.enroll("alice", ALICE, 2);
-    let path = h.secret_path("alice");
-    assert!(path.with_file_name(".secrets.toml.tmp").exists());
-    let filler = fs.fill();
-
-    let t = now();
-    h.login("alice", e.code_at(t - 30).as_bytes())
-        .assert_success();
-    let code = e.code_at(t);
-    h.login("alice", code.as_bytes()).assert_success();
-    h.login("alice", code.as_bytes())
-        .assert_denied()
-        .assert_log("already used");
-    h.login("alice", e.recovery[0].as_bytes()).assert_success();
-    h.login("alice", e.recovery[0].as_bytes()).assert_denied();
-    let after = h.read_file("alice", ALICE);
-    assert_eq!(after.recovery_codes_left(), 1);
-    std::fs::remove_file(filler).unwrap();
-}
-
 #[test]
 fn read_only_home_filesystem_denies_right_codes_and_keeps_them_usable() {
     let (h, fs) = alice_on_a_tiny_home();
     let e = h.enroll("alice", ALICE, 2);
     let path = h.secret_path("alice");
     let before = std::fs::read(&path).unwrap();
-    let temp_before = std::fs::read(temp_of(&path)).unwrap();
     fs.remount("ro");
 
     let code = e.code_at(now());
@@ -216,7 +176,7 @@ fn read_only_home_filesystem_denies_right_codes_and_keeps_them_usable() {
     h.login("alice", e.recovery[1].as_bytes())
         .assert_denied()
         .assert_log("Read-only file system");
-    assert_left_as_it_was(&path, &before, &temp_before);
+    assert_left_clean(&path, &before);
 
     fs.remount("rw");
     h.login("alice", code.as_bytes()).assert_success();
@@ -257,8 +217,6 @@ fn system_mode_full_and_read_only_filesystems_deny_right_codes() {
     store.write(&store.lock().unwrap(), &file).unwrap();
     drop(store);
     let path = PathBuf::from(loc.path());
-    // Without the temp file `write` leaves (see the first test).
-    std::fs::remove_file(dir.join(".alice.toml.tmp")).unwrap();
     let before = std::fs::read(&path).unwrap();
 
     let filler = fs.fill();

@@ -19,7 +19,7 @@ fn valid_code_is_accepted_and_logged() {
     let login = h.login("alice", e.code_at(now()).as_bytes());
     login
         .assert_success()
-        .assert_log("user=\"alice\"")
+        .assert_log("user=alice ")
         .assert_log("method=totp result=success");
     assert!(login
         .logs
@@ -293,8 +293,7 @@ fn unknown_module_argument_fails_closed() {
         .assert_log("unknown module argument");
 }
 
-/// A panic inside the module, as built and linked (libgcc's unwinder linked in statically by
-/// build.rs), is caught at the C boundary: the login is denied with PAM_AUTH_ERR and logged,
+/// A panic inside the module, as built and linked, is caught at the C boundary: the login is denied with PAM_AUTH_ERR and logged,
 /// and pamtester (standing in for sshd or sudo) exits normally instead of being killed.
 #[test]
 fn panic_in_the_module_is_caught_and_denies() {
@@ -324,20 +323,6 @@ fn panic_in_the_module_is_caught_and_denies() {
     h.stack(&normal);
     h.login("alice", e.code_at(now()).as_bytes())
         .assert_success();
-}
-
-/// The module does not drag libgcc_s into sshd or sudo (build.rs links the unwinder in):
-/// one shared library fewer to load at every login.
-#[test]
-fn module_does_not_need_libgcc_s() {
-    let out = std::process::Command::new("readelf")
-        .args(["-d", &module_file().display().to_string()])
-        .output()
-        .expect("readelf (binutils) is installed");
-    assert!(out.status.success());
-    let dynamic = String::from_utf8_lossy(&out.stdout);
-    assert!(dynamic.contains("(NEEDED)"), "{dynamic}");
-    assert!(!dynamic.contains("libgcc_s"), "{dynamic}");
 }
 
 fn refused_and_unchanged(h: &Host, e: &Enrolled, needle: &str) {
@@ -425,63 +410,23 @@ fn concurrent_logins_with_one_code_give_exactly_one_success() {
     assert!(h.read_file("alice", ALICE).check().is_ok());
 }
 
-/// A secret file edited by hand (not in the shape twofold writes) and a configuration with a
-/// date-time are read through libtwofold_toml.so, loaded only for them: the login works, and
-/// the file is written back in twofold's own shape.
+/// A secret file edited by hand (a comment, other spacing) and a configuration with literal
+/// strings and a date-time are read by the `toml` crate as any other: the login works, and the
+/// file is written back as twofold writes it.
 #[test]
-fn files_that_are_not_plain_are_read_through_the_toml_library() {
+fn files_edited_by_hand_are_read() {
     let mut h = host_with_alice();
     let e = h.enroll("alice", ALICE, 0);
     let path = h.secret_path("alice");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, format!("# edited by hand\n{text}")).unwrap();
-    // A literal string and a date-time with a space: TOML, but not the plain subset.
     h.config("# a comment\nprompt = 'Code: '\nunenrolled_allow_until = 2001-01-01 00:00:00Z\n");
     h.login("alice", e.code_at(now()).as_bytes())
         .assert_success();
     let after = std::fs::read_to_string(&path).unwrap();
     assert!(!after.contains("edited by hand"), "{after}");
     assert!(
-        twofold_core::canonical::read(&after).is_some(),
-        "not in twofold's own shape:\n{after}"
+        twofold_core::SecretFile::parse(after.as_bytes()).is_ok(),
+        "{after}"
     );
-}
-
-/// Without the library, plain files still work; a file that needs it denies the login, fails
-/// closed, and the log says which library is missing. A library that others could have
-/// changed is not loaded.
-#[test]
-fn without_the_toml_library_only_plain_files_are_read() {
-    let mut h = host_with_alice();
-    let e = h.enroll("alice", ALICE, 0);
-    let so = h.so.display().to_string();
-    let cfg = h.config_path().display().to_string();
-    let missing = "/nonexistent/libtwofold_toml.so";
-    h.stack(&format!(
-        "auth required {so} config={cfg} toml_library={missing}\n"
-    ));
-    h.config("window = 1\n");
-    h.login("alice", e.code_at(now()).as_bytes())
-        .assert_success();
-    h.config("window = 1 # the comment and this date-time are plain\nunenrolled_allow_until = 2001-01-01T00:00:00Z\n");
-    h.login("alice", e.code_at(now() + 30).as_bytes())
-        .assert_success();
-    h.config("window = 1\nprompt = 'a literal string is not plain: '\n");
-    h.login("alice", e.code_at(now() + 60).as_bytes())
-        .assert_denied()
-        .assert_log("TOML parser library /nonexistent/libtwofold_toml.so is not installed");
-
-    // A copy of the real library in a directory everyone may write to.
-    let built = module_file().with_file_name("libtwofold_toml.so");
-    let open_dir = h.root.join("open");
-    std::fs::create_dir_all(&open_dir).unwrap();
-    std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::fs::copy(&built, open_dir.join("libtwofold_toml.so")).unwrap();
-    h.stack(&format!(
-        "auth required {so} config={cfg} toml_library={}/libtwofold_toml.so\n",
-        open_dir.display()
-    ));
-    h.login("alice", e.code_at(now() + 90).as_bytes())
-        .assert_denied()
-        .assert_log("is not safe to load");
 }

@@ -32,9 +32,7 @@ pub fn module_file() -> PathBuf {
     module_path()
 }
 
-/// The package is a cdylib only (an rlib beside it made rustc call the module's own functions
-/// through the GOT: 18 k more instructions per login, BENCHMARKS.md), and `cargo test` builds
-/// no cdylib for integration tests. So the first call in each test process runs
+/// The package is a cdylib only, and `cargo test` builds no cdylib for integration tests. So the first call in each test process runs
 /// `cargo build -p pam_twofold` with the cargo and the profile that built this test: a no-op
 /// when the module is fresh, and cargo's own lock makes tests started together wait for one
 /// build. The tests never load a module older than the sources.
@@ -55,9 +53,6 @@ fn module_path() -> PathBuf {
                     "--quiet",
                     "-p",
                     "pam_twofold",
-                    // What the module loads for files that are not plain (toml_library.rs).
-                    "-p",
-                    "twofold-toml",
                     "--profile",
                     profile,
                 ])
@@ -226,20 +221,11 @@ impl Host {
         // Empty: the built-in defaults, chosen explicitly (a missing file is refused).
         host.config("");
         host.stack(&format!(
-            "auth required {} config={} {}\nauth optional pam_permit.so\n",
+            "auth required {} config={}\nauth optional pam_permit.so\n",
             host.so.display(),
             host.config_path().display(),
-            host.toml_library_arg()
         ));
         host
-    }
-
-    /// The module argument naming the TOML parser library built beside the module.
-    pub fn toml_library_arg(&self) -> String {
-        format!(
-            "toml_library={}",
-            self.so.with_file_name("libtwofold_toml.so").display()
-        )
     }
 
     pub fn config_path(&self) -> PathBuf {
