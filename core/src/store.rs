@@ -437,7 +437,7 @@ impl SecretStore {
 
     /// The secret file's bytes, with every check of `read` but the parse. `Ok(None)` if it
     /// does not exist.
-    fn read_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+    pub fn read_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let path = self.loc.path();
         let flags =
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;

@@ -165,10 +165,7 @@ fn missing_configuration_file_fails_closed_unless_builtin_defaults_is_given() {
         login.text()
     );
     let so = h.so.display().to_string();
-    h.stack(&format!(
-        "auth required {so} builtin_defaults {}\n",
-        h.toml_library_arg()
-    ));
+    h.stack(&format!("auth required {so} builtin_defaults\n"));
     h.login("alice", e.code_at(now()).as_bytes())
         .assert_success()
         .assert_log("method=totp result=success");
