@@ -16,6 +16,7 @@ pub mod auth;
 pub mod canonical;
 pub mod codes;
 pub mod config;
+pub mod doctor;
 pub mod fallback;
 pub mod kdf;
 pub mod secret;
