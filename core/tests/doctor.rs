@@ -363,6 +363,10 @@ case!(
     "people-unenrolled-allow"
 );
 case!(no_stack_using_the_module_is_a_warning, "pam-unused");
+case!(
+    unenrolled_admins_are_warnings_while_no_stack_uses_the_module,
+    "pam-unused-unenrolled"
+);
 
 #[test]
 fn keyboard_interactive_off_in_a_drop_in_names_the_drop_in() {

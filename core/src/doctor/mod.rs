@@ -152,7 +152,18 @@ pub fn examine(inputs: &Inputs) -> Vec<Finding> {
     host(inputs, &config, &mut out);
     let stacks = stacks(inputs, &config, &mut out);
     sshd_findings(inputs, &stacks, &mut out);
+    let start = out.len();
     people::findings(inputs, &config, &mut out);
+    // Nothing asks for a code yet: who would be locked out is worth knowing before it is
+    // enabled, not an error today.
+    if !stacks.values().any(|s| s.stack.has_twofold()) {
+        for f in &mut out[start..] {
+            if f.severity == Severity::Error && f.id != "user.file-refused" {
+                f.severity = Severity::Warning;
+                f.what = format!("once pam_twofold.so is enabled: {}", f.what);
+            }
+        }
+    }
     out
 }
 
@@ -726,7 +737,7 @@ pub fn way_in(inputs: &Inputs, user: &str, service: Option<&str>) -> Vec<String>
                 None => lines.push(format!("sudo: {code}")),
             },
             (Some(_), _) => lines.push("sudo: password only (no code)".into()),
-            (None, _) => {}
+            (None, _) => lines.push("sudo: no PAM stack (no /etc/pam.d/sudo)".into()),
         }
     }
     lines

@@ -111,6 +111,28 @@ impl Sudoers {
         out
     }
 
+    /// Groups named by rules (`%sudo`).
+    pub fn group_names(&self) -> Vec<String> {
+        self.rules()
+            .into_iter()
+            .filter_map(|(w, _)| match w {
+                Who::Group(g) => Some(g),
+                Who::User(_) => None,
+            })
+            .collect()
+    }
+
+    /// Users named by rules.
+    pub fn user_names(&self) -> Vec<String> {
+        self.rules()
+            .into_iter()
+            .filter_map(|(w, _)| match w {
+                Who::User(u) => Some(u),
+                Who::Group(_) => None,
+            })
+            .collect()
+    }
+
     pub fn nopasswd(&self, user: &str, accounts: &[Account], groups: &[Group]) -> bool {
         self.rules()
             .iter()
@@ -303,8 +325,8 @@ pub(super) fn findings(inputs: &Inputs, config: &Config, out: &mut Vec<Finding>)
         }
     }
     let admins = admins(inputs);
-    if admins.iter().all(|a| !inputs.users.contains_key(a)) {
-        // Not looked at (a user's own run).
+    if admins.iter().any(|a| !inputs.users.contains_key(a)) {
+        // Not all looked at (a user's own run): no verdict on partial knowledge.
         return;
     }
     let getting_in = admins_who_get_in(inputs, config);
