@@ -5,6 +5,7 @@
 
 use crate::cli::{DoctorArgs, DoctorService};
 use crate::error::{Error, Result};
+use crate::invocation::Invocation;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, ExitCode};
@@ -86,66 +87,7 @@ pub fn run(
         now,
     };
 
-    // Whom to look at: root sees root, the sudoers and the exempt groups' members; a user
-    // sees themselves.
-    let mut names: Vec<String> = Vec::new();
-    if root {
-        names.push("root".into());
-        let mut groups: Vec<String> = judged.exempt_groups.clone();
-        match &inputs.sudoers {
-            Some(s) => groups.extend(s.group_names()),
-            None => groups.extend(["sudo", "wheel", "admin"].map(String::from)),
-        }
-        if let Some(s) = &inputs.sudoers {
-            names.extend(s.user_names());
-        }
-        groups.sort();
-        groups.dedup();
-        for g in groups {
-            if let Ok(Some(group)) = nix::unistd::Group::from_name(&g) {
-                names.extend(group.mem.iter().cloned());
-                inputs.groups.push(doctor::Group {
-                    name: group.name,
-                    gid: group.gid.as_raw(),
-                    members: group.mem,
-                });
-            }
-        }
-    } else {
-        names.push(invoker.name.clone());
-    }
-    if let Some(t) = &target {
-        names.push(t.name.clone());
-    }
-    names.sort();
-    names.dedup();
-    for name in &names {
-        let Ok(Some(u)) = nix::unistd::User::from_name(name) else {
-            continue;
-        };
-        let shell = u.shell.to_string_lossy().to_string();
-        inputs.accounts.push(doctor::Account {
-            name: u.name.clone(),
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-            login_shell: !shell.ends_with("/nologin") && !shell.ends_with("/false"),
-        });
-        // Primary groups of the accounts looked at, so membership by gid counts.
-        if let Ok(Some(g)) = nix::unistd::Group::from_gid(u.gid) {
-            if !inputs.groups.iter().any(|x| x.gid == g.gid.as_raw()) {
-                inputs.groups.push(doctor::Group {
-                    name: g.name,
-                    gid: g.gid.as_raw(),
-                    members: g.mem,
-                });
-            }
-        }
-        if let Ok(account) = Account::lookup(name) {
-            if let Some(state) = enrollment(&judged, &account, root, now) {
-                inputs.users.insert(name.clone(), state);
-            }
-        }
-    }
+    gather_people(&mut inputs, &judged, root, &invoker, target.as_ref());
     secret_space(&judged, &invoker, &mut inputs);
 
     if root {
@@ -177,6 +119,118 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Accounts, groups and enrollments of the people the doctor looks at: root, the sudoers
+/// and the exempt groups' members when run by root; the invoker otherwise; and `target`.
+fn gather_people(
+    inputs: &mut Inputs,
+    judged: &Config,
+    root: bool,
+    invoker: &Account,
+    target: Option<&Account>,
+) {
+    // Whom to look at: root sees root, the sudoers and the exempt groups' members; a user
+    // sees themselves.
+    let mut names: Vec<String> = Vec::new();
+    if root {
+        names.push("root".into());
+        let mut groups: Vec<String> = judged.exempt_groups.clone();
+        match &inputs.sudoers {
+            Some(s) => groups.extend(s.group_names()),
+            None => groups.extend(["sudo", "wheel", "admin"].map(String::from)),
+        }
+        if let Some(s) = &inputs.sudoers {
+            names.extend(s.user_names());
+        }
+        groups.sort();
+        groups.dedup();
+        for g in groups {
+            if let Ok(Some(group)) = nix::unistd::Group::from_name(&g) {
+                names.extend(group.mem.iter().cloned());
+                inputs.groups.push(doctor::Group {
+                    name: group.name,
+                    gid: group.gid.as_raw(),
+                    members: group.mem,
+                });
+            }
+        }
+    } else {
+        names.push(invoker.name.clone());
+    }
+    if let Some(t) = target {
+        names.push(t.name.clone());
+    }
+    names.sort();
+    names.dedup();
+    for name in &names {
+        let Ok(Some(u)) = nix::unistd::User::from_name(name) else {
+            continue;
+        };
+        let shell = u.shell.to_string_lossy().to_string();
+        inputs.accounts.push(doctor::Account {
+            name: u.name.clone(),
+            uid: u.uid.as_raw(),
+            gid: u.gid.as_raw(),
+            login_shell: !shell.ends_with("/nologin") && !shell.ends_with("/false"),
+        });
+        // Primary groups of the accounts looked at, so membership by gid counts.
+        if let Ok(Some(g)) = nix::unistd::Group::from_gid(u.gid) {
+            if !inputs.groups.iter().any(|x| x.gid == g.gid.as_raw()) {
+                inputs.groups.push(doctor::Group {
+                    name: g.name,
+                    gid: g.gid.as_raw(),
+                    members: g.mem,
+                });
+            }
+        }
+        if let Ok(account) = Account::lookup(name) {
+            if let Some(state) = enrollment(judged, &account, root, inputs.now) {
+                inputs.users.insert(name.clone(), state);
+            }
+        }
+    }
+}
+
+/// Warns when changing `account`'s enrollment to `after` would leave no admin able to pass
+/// the second factor (`twofold admin reset`, `device remove`): the doctor's own check.
+/// Root only, as only root sees every admin's file.
+pub fn warn_last_way_in(inv: &Invocation, account: &Account, after: Enrollment) {
+    if !inv.invoker.is_root() {
+        return;
+    }
+    let mut inputs = Inputs {
+        config: Ok(inv.config.clone()),
+        pam: PamFiles::default(),
+        module_present: None,
+        sshd: None,
+        sudoers: sudoers(),
+        accounts: Vec::new(),
+        groups: Vec::new(),
+        users: BTreeMap::new(),
+        secret_dir: None,
+        free_bytes: None,
+        clock: Clock::Unknown,
+        now: inv.now,
+    };
+    gather_people(
+        &mut inputs,
+        &inv.config,
+        true,
+        &inv.invoker.account,
+        Some(account),
+    );
+    let before = people::admins_who_get_in(&inputs, &inv.config);
+    inputs.users.insert(account.name.clone(), after);
+    let after = people::admins_who_get_in(&inputs, &inv.config);
+    if !before.is_empty() && after.is_empty() {
+        inv.warn(&format!(
+            "this removes the last way in of the last admin who can pass the second factor ({}): \
+             after it, no admin can get root through a login that asks for a code. \
+             Enroll another admin first, or keep a root shell open; `twofold doctor` shows the state",
+            before.join(", ")
+        ));
+    }
 }
 
 /// The user's secret file through the store, with the checks the module makes.

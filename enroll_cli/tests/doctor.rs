@@ -127,3 +127,48 @@ fn a_user_sees_only_what_concerns_them() {
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(run.stdout.is_empty());
 }
+
+const LAST_WAY_IN: &str = "this removes the last way in of the last admin";
+
+#[test]
+fn resetting_the_last_enrolled_admin_warns() {
+    let env = Env::new();
+    env.enroll("root");
+    let run = env.run(&["admin", "reset", "root"]).success_with_warnings();
+    assert!(run.stderr.contains(LAST_WAY_IN), "{run:#?}");
+    assert!(run.stderr.contains("(root)"), "{run:#?}");
+    // Nothing is left to lose the second time.
+    let run = env.run(&["admin", "reset", "root"]);
+    assert!(!run.stderr.contains(LAST_WAY_IN), "{run:#?}");
+}
+
+#[test]
+fn resetting_an_admin_who_still_passes_does_not_warn() {
+    let env = Env::with_config(|dir| {
+        format!("secret_path = \"{dir}/secrets/{{user}}.toml\"\nunenrolled = \"allow\"\n")
+    });
+    env.enroll("root");
+    let run = env.run(&["admin", "reset", "root"]).success();
+    assert!(!run.stderr.contains(LAST_WAY_IN), "{run:#?}");
+}
+
+#[test]
+fn removing_the_last_device_of_the_last_admin_warns_only_without_recovery_codes() {
+    let env = Env::new();
+    env.enroll("root");
+    let run = env.run(&["device", "remove", "default", "--yes"]).success();
+    assert!(
+        !run.stderr.contains(LAST_WAY_IN),
+        "recovery codes still work: {run:#?}"
+    );
+
+    let env = Env::new();
+    env.enroll("root");
+    let mut file = env.secret_file("root").unwrap();
+    file.recovery = None;
+    env.put_secret_file("root", &file);
+    let run = env
+        .run(&["device", "remove", "default", "--yes"])
+        .success_with_warnings();
+    assert!(run.stderr.contains(LAST_WAY_IN), "{run:#?}");
+}
