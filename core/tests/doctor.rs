@@ -427,3 +427,42 @@ fn a_reset_of_the_last_admin_is_seen_as_a_lockout() {
     i.users.insert("alice".into(), Enrollment::NotEnrolled);
     assert!(doctor::people::admins_who_get_in(&i, &config).is_empty());
 }
+
+/// twofold(1)'s DOCTOR section documents every finding the analysis can give.
+#[test]
+fn every_finding_is_documented_in_the_man_page() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let man = std::fs::read_to_string(root.join("../packaging/man/twofold.1")).unwrap();
+    let doctor = &man[man.find(".SH DOCTOR").expect("a DOCTOR section")..];
+    let mut ids = Vec::new();
+    for file in ["mod.rs", "pam.rs", "sshd.rs", "people.rs"] {
+        let text = std::fs::read_to_string(root.join("src/doctor").join(file)).unwrap();
+        // Finding ids are the string literals of the form "area.name".
+        for literal in text.split('"').skip(1).step_by(2) {
+            let is_id = literal.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && literal
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '-' || c == '.')
+                    && literal.matches('.').count() == 1
+            });
+            if is_id {
+                ids.push(literal.to_string());
+            }
+        }
+    }
+    assert!(ids.len() > 30, "{ids:?}");
+    for id in ids.iter().filter(|id| {
+        !id.ends_with(".ok")
+            && !matches!(
+                id.as_str(),
+                "config.valid" | "clock.synchronized" | "user.enrolled" | "user.exempt"
+            )
+    }) {
+        assert!(
+            doctor.contains(id.as_str()),
+            "twofold(1) DOCTOR does not document {id}"
+        );
+    }
+}
