@@ -369,6 +369,26 @@ case!(
 );
 
 #[test]
+fn a_match_block_skipping_the_code_for_one_admin_is_an_error_for_them() {
+    let f = check("sshd-match-user");
+    let skipped: Vec<&Finding> = f.iter().filter(|f| f.id == "sshd.code-skipped").collect();
+    assert_eq!(skipped.len(), 1, "{}", show(&f));
+    assert_eq!(skipped[0].subject, "user:alice");
+    assert!(
+        f.iter()
+            .any(|x| x.id == "sshd.user" && x.what == "ssh for bob: publickey, then a code"),
+        "{}",
+        show(&f)
+    );
+    assert!(
+        f.iter()
+            .any(|x| x.id == "sshd.user" && x.what.starts_with("root cannot log in over ssh")),
+        "{}",
+        show(&f)
+    );
+}
+
+#[test]
 fn keyboard_interactive_off_in_a_drop_in_names_the_drop_in() {
     let f = check("sshd-kbdint-dropin");
     let w = what(&f, "sshd.kbdint-off");
@@ -457,7 +477,11 @@ fn every_finding_is_documented_in_the_man_page() {
         !id.ends_with(".ok")
             && !matches!(
                 id.as_str(),
-                "config.valid" | "clock.synchronized" | "user.enrolled" | "user.exempt"
+                "config.valid"
+                    | "clock.synchronized"
+                    | "user.enrolled"
+                    | "user.exempt"
+                    | "sshd.user"
             )
     }) {
         assert!(

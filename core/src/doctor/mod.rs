@@ -621,6 +621,48 @@ fn sshd_findings(inputs: &Inputs, stacks: &BTreeMap<String, Service>, out: &mut 
             format!("ssh: {}", words.join("; or ")),
         ));
     }
+    // Each admin as sshd sees them (`sshd -T -C user=…`), so Match blocks count.
+    for (user, text) in &cfg.per_user {
+        let e = sshd::Effective::parse(text);
+        let root = user == "root";
+        let subject = format!("user:{user}");
+        let mine = ssh_ways(&e, root, stack);
+        let usable: Vec<&Way> = mine.iter().flatten().collect();
+        if usable.is_empty() {
+            out.push(if root {
+                ok("sshd.user", subject, "root cannot log in over ssh (PermitRootLogin)")
+            } else {
+                finding(
+                    Severity::Warning,
+                    "sshd.no-way-in",
+                    subject,
+                    format!("{user} cannot log in over ssh: no method list sshd accepts for them can succeed"),
+                    "an admin without ssh needs the console",
+                    "check the Match blocks and AuthenticationMethods that apply to them (`sshd -T -C user=NAME,host=HOST,addr=ADDR`)",
+                )
+            });
+            continue;
+        }
+        for w in usable
+            .iter()
+            .filter(|w| !w.code && !ways.iter().flatten().any(|g| g == **w))
+        {
+            out.push(finding(
+                Severity::Error,
+                "sshd.code-skipped",
+                subject.clone(),
+                format!("for {user}, a Match block lets ssh log in with {} only (the code is never asked)", w.words),
+                "sshd accepts this method without the keyboard-interactive step where the code is asked",
+                "give that Match block `AuthenticationMethods publickey,keyboard-interactive`, or keep it narrow and audited",
+            ));
+        }
+        let words: Vec<&str> = usable.iter().map(|w| w.words.as_str()).collect();
+        out.push(ok(
+            "sshd.user",
+            subject,
+            format!("ssh for {user}: {}", words.join("; or ")),
+        ));
+    }
 }
 
 /// The user's codes, in words: "a code from one of 2 devices or one of 7 recovery codes".
