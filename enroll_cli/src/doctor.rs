@@ -88,6 +88,9 @@ pub fn run(
     };
 
     gather_people(&mut inputs, &judged, root, &invoker, target.as_ref());
+    if root {
+        check_every_secret_file(&judged, &mut inputs);
+    }
     secret_space(&judged, &invoker, &mut inputs);
 
     if root {
@@ -255,6 +258,52 @@ fn enrollment(config: &Config, account: &Account, root: bool, now: u64) -> Optio
         },
         Err(e) => broken(e),
     })
+}
+
+/// System mode with one file a user (`DIR/{user}.toml` or `DIR/{user}`): every file in the
+/// directory goes through the store's checks; a file the module would refuse is reported
+/// (the enrollments of people who are not admins are theirs to look after).
+fn check_every_secret_file(config: &Config, inputs: &mut Inputs) {
+    let template = config.secret_path.template();
+    if !config.secret_path.is_system_mode() {
+        return;
+    }
+    let Some((dir, file)) = template.rsplit_once('/') else {
+        return;
+    };
+    let Some((prefix, suffix)) = file.split_once("{user}") else {
+        return;
+    };
+    if dir.contains('{') || suffix.contains('{') || prefix.contains('{') {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(user) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.strip_suffix(suffix))
+        else {
+            continue;
+        };
+        if user.is_empty()
+            || user.contains('.') && suffix.is_empty()
+            || inputs.users.contains_key(user)
+        {
+            continue;
+        }
+        let Ok(account) = Account::lookup(user) else {
+            continue;
+        };
+        if let Some(state @ Enrollment::Broken { .. }) =
+            enrollment(config, &account, true, inputs.now)
+        {
+            inputs.users.insert(user.to_string(), state);
+        }
+    }
 }
 
 /// The system-mode directory's mode, and free space where the secret files live.

@@ -172,3 +172,31 @@ fn removing_the_last_device_of_the_last_admin_warns_only_without_recovery_codes(
         .success_with_warnings();
     assert!(run.stderr.contains(LAST_WAY_IN), "{run:#?}");
 }
+
+/// Every file in the system-mode directory goes through the store's checks, not only
+/// the admins'.
+#[test]
+fn a_refused_secret_file_of_a_user_who_is_not_an_admin_is_an_error() {
+    let env = Env::new();
+    env.enroll("root");
+    env.enroll("nobody");
+    let run = env.run(&["--json", "doctor"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        !findings(&run).iter().any(|f| f["subject"] == "user:nobody"),
+        "{run:#?}"
+    );
+    std::fs::set_permissions(
+        env.secret_path("nobody"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    let run = env.run(&["--json", "doctor"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        findings(&run)
+            .iter()
+            .any(|f| f["subject"] == "user:nobody" && f["id"] == "user.file-refused"),
+        "{run:#?}"
+    );
+}
