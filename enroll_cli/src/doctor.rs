@@ -289,8 +289,9 @@ fn check_every_secret_file(config: &Config, inputs: &mut Inputs) {
         else {
             continue;
         };
+        // Without a suffix, the lock and temp files beside the secrets have dotted names.
         if user.is_empty()
-            || user.contains('.') && suffix.is_empty()
+            || (suffix.is_empty() && user.contains('.'))
             || inputs.users.contains_key(user)
         {
             continue;
