@@ -16,6 +16,7 @@ pub mod account;
 pub mod auth;
 pub mod codes;
 pub mod config;
+pub mod doctor;
 pub mod kdf;
 pub mod log;
 pub mod secret;

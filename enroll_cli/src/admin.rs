@@ -23,6 +23,7 @@ struct ResetJson<'a> {
 pub fn reset(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()> {
     let account = inv.admin_target("admin reset", name, user_flag)?;
     let loc = inv.location(&account)?;
+    crate::doctor::warn_last_way_in(inv, &account, twofold_core::doctor::Enrollment::NotEnrolled);
     let mut journal = Journal::open(inv)?;
     let removed = stored::remove(&loc)?;
     journal.record(

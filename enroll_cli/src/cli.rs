@@ -67,6 +67,17 @@ written before the code is asked for, and removed again if the enrollment fails.
     #[command(subcommand)]
     Import(ImportCommand),
 
+    /// Check the host: will this configuration lock someone out, or let someone in?
+    #[command(
+        long_about = "Check sshd's effective configuration, the PAM stacks, the admins' \
+enrollments, the secret files and the clock, and say for each finding what is wrong, why it \
+matters and how to fix it (twofold(1), section DOCTOR, lists them). Root sees everything; a \
+user sees what concerns them. With --user NAME, also what a login of NAME would meet, without \
+asking for any code. Makes no network call.",
+        after_help = "Exit status: 0 when there is no error, 1 when there is, 2 on a usage error."
+    )]
+    Doctor(DoctorArgs),
+
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -93,6 +104,23 @@ pub struct EnrollArgs {
 
     #[command(flatten)]
     pub qr: QrArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// With --user: only this service's way in
+    #[arg(long, value_enum, value_name = "SERVICE")]
+    pub service: Option<DoctorService>,
+
+    /// With --user: the address the login comes from (for sshd's Match blocks)
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoctorService {
+    Sshd,
+    Sudo,
 }
 
 #[derive(Debug, Args)]

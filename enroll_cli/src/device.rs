@@ -115,6 +115,10 @@ pub fn remove(inv: &Invocation, user_flag: Option<&str>, name: &str, yes: bool) 
         Ok(file)
     };
     let file = find(stored::peek(&loc)?)?;
+    let mut after = file.clone();
+    after.devices.retain(|d| d.name != name);
+    let after = twofold_core::doctor::Enrollment::of(&after, &inv.config, inv.now);
+    crate::doctor::warn_last_way_in(inv, &account, after);
     if file.devices.len() == 1 && !yes {
         confirm_last(inv, name, &file)?;
     }

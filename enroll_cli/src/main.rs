@@ -8,6 +8,7 @@
 mod admin;
 mod cli;
 mod device;
+mod doctor;
 mod enroll;
 mod error;
 mod import;
@@ -36,6 +37,17 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let json = cli.json;
+    // The doctor judges a broken configuration instead of stopping at it, and its exit
+    // status says whether it found an error.
+    if let Command::Doctor(args) = &cli.command {
+        return match doctor::run(&cli.config, json, cli.user.as_deref(), args) {
+            Ok(code) => code,
+            Err(e) => {
+                report(&e, json);
+                ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -117,7 +129,7 @@ fn run(cli: Cli) -> Result<()> {
             device,
             force,
         }) => import::google_authenticator(&inv, user, file.as_deref(), device, *force),
-        Command::Completions { .. } | Command::Man => Ok(()),
+        Command::Completions { .. } | Command::Man | Command::Doctor(_) => Ok(()),
     }
 }
 

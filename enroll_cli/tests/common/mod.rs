@@ -193,6 +193,12 @@ impl Run {
         self
     }
 
+    /// Exit 0, with warnings on stderr allowed.
+    pub fn success_with_warnings(self) -> Run {
+        assert_eq!(self.code, 0, "{self:#?}");
+        self
+    }
+
     pub fn failure(self) -> Run {
         assert_eq!(self.code, 1, "{self:#?}");
         self

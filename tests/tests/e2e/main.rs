@@ -7,6 +7,7 @@ mod break_glass;
 mod brute_force;
 mod concurrency;
 mod devices;
+mod doctor;
 mod documents;
 mod fail_closed;
 mod harness;
