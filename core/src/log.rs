@@ -1,20 +1,12 @@
 //! The one quoting rule of twofold's log lines (the module's auth log and the CLI's record of
-//! changes): `key=value`, the value bare when it is plain, quoted and escaped otherwise, so a
-//! hostile user name or host cannot forge a field or a line.
+//! changes): `key="value"`, quoted and escaped, so a hostile user name or host cannot forge
+//! a field or a line. Fields with a fixed set of words (`method`, `result`) are written bare.
 
-/// `value` as written after `key=`: bare when it is non-empty printable ASCII without `"` or
-/// `\`; otherwise in quotes, with quotes, backslashes and control characters escaped (Rust's
-/// `Debug` form of a string).
+/// `value` as written after `key=`: in quotes, with quotes, backslashes and control
+/// characters escaped (Rust's `Debug` form of a string). Always quoted, as the first release
+/// wrote it, so filters that match `user="alice"` keep working.
 pub fn quote(value: &str) -> String {
-    if !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-    {
-        value.to_string()
-    } else {
-        format!("{value:?}")
-    }
+    format!("{value:?}")
 }
 
 #[cfg(test)]
@@ -22,9 +14,9 @@ mod tests {
     use super::quote;
 
     #[test]
-    fn plain_values_stay_bare_and_others_cannot_forge_a_field_or_line() {
-        assert_eq!(quote("alice"), "alice");
-        assert_eq!(quote("127.0.0.1"), "127.0.0.1");
+    fn values_are_quoted_so_none_can_forge_a_field_or_line() {
+        assert_eq!(quote("alice"), "\"alice\"");
+        assert_eq!(quote("127.0.0.1"), "\"127.0.0.1\"");
         assert_eq!(quote(""), "\"\"");
         assert_eq!(quote("two words"), "\"two words\"");
         assert_eq!(quote("a result=success"), "\"a result=success\"");

@@ -24,7 +24,8 @@ pub struct Event<'a> {
 }
 
 impl Event<'_> {
-    /// `action=enroll user=alice by=root device=phone`: the shape of the module's log lines.
+    /// `action=enroll user="alice" by="root" device="phone"`: the shape of the module's log
+    /// lines, with the same quoting.
     pub fn syslog_line(&self, by: &str) -> String {
         let mut line = format!(
             "action={} user={} by={}",
@@ -168,7 +169,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn syslog_line_quotes_only_what_needs_it() {
+    fn syslog_line_quotes_values_as_the_module_does() {
         let e = Event {
             action: "issue-pass",
             user: "alice",
@@ -179,7 +180,7 @@ mod tests {
         };
         assert_eq!(
             e.syslog_line("root"),
-            "action=issue-pass user=alice by=root expires=2026-01-01T00:00:00Z note=\"two words\""
+            "action=issue-pass user=\"alice\" by=\"root\" expires=\"2026-01-01T00:00:00Z\" note=\"two words\""
         );
     }
 }

@@ -19,7 +19,7 @@ fn valid_code_is_accepted_and_logged() {
     let login = h.login("alice", e.code_at(now()).as_bytes());
     login
         .assert_success()
-        .assert_log("user=alice ")
+        .assert_log("user=\"alice\" ")
         .assert_log("method=totp result=success");
     assert!(login
         .logs
