@@ -112,6 +112,12 @@ fn first_hour_ends_with_codes_asked_and_nobody_locked_out() {
         .unwrap_or_else(|| panic!("no decision about root:\n{}", host.auth_log()))
         .assert_refused("root");
     run_commands(&host, &snippet(README, "first-hour-root-ssh"));
+    // 7. The doctor finds nothing that locks anyone out or lets anyone in (exit 0).
+    let doctor = run_commands(&host, &snippet(README, "first-hour-doctor"));
+    assert!(
+        doctor.stdout.lines().any(|l| l.starts_with("0 errors")),
+        "{doctor}"
+    );
     // sudo took the admin's code of the next time step; a code is good once.
     wait_for_the_next_time_step();
     host.ssh("admin")
