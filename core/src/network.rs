@@ -236,4 +236,42 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn a_network_contains_exactly_the_addresses_sharing_its_prefix(
+            a in proptest::prelude::any::<u128>(),
+            b in proptest::prelude::any::<u128>(),
+            prefix in 0u8..=128,
+            v4 in proptest::prelude::any::<bool>(),
+        ) {
+            let width: u8 = if v4 { 32 } else { 128 };
+            let (a, b) = if v4 { (a as u32 as u128, b as u32 as u128) } else { (a, b) };
+            let prefix = prefix.min(width);
+            let shift = u32::from(width - prefix);
+            let keep = |x: u128| x.checked_shr(shift).unwrap_or(0).checked_shl(shift).unwrap_or(0);
+            let ip = |x: u128| -> IpAddr {
+                if v4 { Ipv4Addr::from(x as u32).into() } else { Ipv6Addr::from(x).into() }
+            };
+            let mapped = |x: u128| !v4 && Ipv6Addr::from(x).to_ipv4_mapped().is_some();
+            let entry = format!("{}/{prefix}", ip(keep(a)));
+            match Network::parse(&entry) {
+                Ok(net) => {
+                    proptest::prop_assert_eq!(net.to_string(), entry);
+                    for x in [a, b] {
+                        // A mapped address is compared as IPv4, never by an IPv6 entry.
+                        let expected = keep(x) == keep(a) && !mapped(x);
+                        proptest::prop_assert_eq!(net.contains(ip(x)), expected, "{}", ip(x));
+                    }
+                }
+                // Only IPv4-mapped entries are refused.
+                Err(_) => proptest::prop_assert!(mapped(keep(a))),
+            }
+        }
+
+        #[test]
+        fn parsing_never_panics(text in ".{0,60}") {
+            let _ = Network::parse(&text);
+        }
+    }
 }
