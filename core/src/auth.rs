@@ -93,6 +93,20 @@ fn authenticate_with(
     let refuse_after_prompt = |conv: &mut dyn Conversation, reason: String, level: Level| {
         refuse_as("none", conv, reason, level)
     };
+    // Before the account lookup, so that from an exempt network the answer does not depend
+    // on whether the user exists.
+    if let Some((network, addr)) =
+        crate::network::exempt_network(&config.exempt_networks, req.service, req.rhost)
+    {
+        return Outcome {
+            answer: Answer::Ignore,
+            method: "exempt",
+            reason: format!(
+                "client address {addr} in exempt network {network}: second factor skipped"
+            ),
+            level: Level::Notice,
+        };
+    }
     let account = match lookup(req.user) {
         Ok(a) => a,
         Err(e @ (AccountError::BadName(_) | AccountError::Unknown)) => {
@@ -617,5 +631,47 @@ mod tests {
         let out = authenticate(&config, &REQ, &mut conv);
         assert_eq!(out.answer, Answer::Success, "{}", out.reason);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_sshd_login_from_an_exempt_network_is_ignored_without_a_prompt() {
+        let config = Config::parse("exempt_networks = [\"10.0.0.0/8\"]").unwrap();
+        // An unknown user too: from an exempt network nothing tells who exists.
+        for user in ["root", "no-such-user-twofold"] {
+            let req = Request {
+                user,
+                service: "sshd",
+                rhost: Some("10.1.2.3"),
+                now: NOW,
+            };
+            let mut conv = scripted::Script::default();
+            let out = authenticate(&config, &req, &mut conv);
+            assert_eq!(out.answer, Answer::Ignore, "{}", out.reason);
+            assert_eq!((out.method, out.level), ("exempt", Level::Notice));
+            assert!(out.reason.contains("10.1.2.3"), "{}", out.reason);
+            assert!(conv.prompts.is_empty(), "{:?}", conv.prompts);
+        }
+    }
+
+    #[test]
+    fn logins_outside_the_exempt_networks_or_not_over_sshd_are_asked() {
+        let config = Config::parse("exempt_networks = [\"10.0.0.0/8\"]").unwrap();
+        for (service, rhost) in [
+            ("sshd", Some("11.1.2.3")),
+            ("sshd", Some("host.example.org")),
+            ("sshd", None),
+            ("sudo", Some("10.1.2.3")),
+        ] {
+            let req = Request {
+                user: "no-such-user-twofold",
+                service,
+                rhost,
+                now: NOW,
+            };
+            let mut conv = scripted::Script::answering(&[b"123456"]);
+            let out = authenticate(&config, &req, &mut conv);
+            assert_eq!(out.answer, Answer::Deny, "{service} {rhost:?}");
+            assert_eq!(conv.prompts.len(), 1, "{service} {rhost:?}");
+        }
     }
 }

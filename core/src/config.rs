@@ -98,6 +98,8 @@ pub struct Config {
     /// Unenrolled users pass until this time (a rollout grace period), whatever `unenrolled` says.
     pub unenrolled_allow_until: Option<crate::UnixTime>,
     pub exempt_groups: Vec<String>,
+    /// sshd logins from these client addresses skip the code (see `network`).
+    pub exempt_networks: Vec<crate::network::Network>,
     pub window: u8,
     pub prompt: String,
     pub issuer: String,
@@ -115,6 +117,7 @@ impl Default for Config {
             unenrolled: Unenrolled::Deny,
             unenrolled_allow_until: None,
             exempt_groups: Vec::new(),
+            exempt_networks: Vec::new(),
             window: 1,
             prompt: "Verification code: ".into(),
             issuer: "twofold".into(),
@@ -154,6 +157,7 @@ struct RawConfig {
     #[serde(default, deserialize_with = "datetime_text")]
     unenrolled_allow_until: Option<String>,
     exempt_groups: Option<Vec<String>>,
+    exempt_networks: Option<Vec<String>>,
     window: Option<i64>,
     prompt: Option<String>,
     issuer: Option<String>,
@@ -238,6 +242,12 @@ impl Config {
                 return Err(format!("exempt_groups: `{bad}` is not a group name"));
             }
             c.exempt_groups = g;
+        }
+        if let Some(n) = raw.exempt_networks {
+            c.exempt_networks = n
+                .iter()
+                .map(|e| crate::network::Network::parse(e))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(w) = raw.window {
             c.window = u8::try_from(w).ok().filter(|w| *w <= 10).ok_or_else(|| {
@@ -407,6 +417,7 @@ mod tests {
             unenrolled = "allow"
             unenrolled_allow_until = 2026-12-31T00:00:00Z
             exempt_groups = ["breakglass"]
+            exempt_networks = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]
             window = 2
             prompt = "Code: "
             issuer = "host1"
@@ -419,6 +430,8 @@ mod tests {
         .unwrap();
         assert!(c.secret_path.is_system_mode());
         assert_eq!(c.window, 2);
+        let nets: Vec<String> = c.exempt_networks.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"]);
         assert_eq!(c.unenrolled_allow_until, Some(1_798_675_200));
         assert_eq!(c.rate_limit.delay_after(3), 10);
         assert_eq!(c.rate_limit.delay_after(5), 40);
@@ -439,6 +452,8 @@ mod tests {
             "[rate_limit]\nbase_delay_secs = 100\nmax_delay_secs = 10",
             "prompt = \"\"",
             "window = 1\nwindow = 2",
+            "exempt_networks = [\"10.0.0.0/8\", \"10.0.0.1/8\"]",
+            "exempt_networks = \"10.0.0.0/8\"",
         ] {
             assert!(Config::parse(bad).is_err(), "{bad} was accepted");
         }

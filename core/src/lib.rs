@@ -10,6 +10,7 @@
 //! - [`store`]: the only code that touches secret files (fsuid, no symlinks, lock, atomic replace).
 //! - [`auth`]: the login flow used by the PAM module, written against a conversation trait.
 //! - [`log`]: the quoting rule of the log lines.
+//! - [`network`]: `exempt_networks`, matched against sshd's client address.
 #![forbid(unsafe_code)]
 
 pub mod account;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod doctor;
 pub mod kdf;
 pub mod log;
+pub mod network;
 pub mod secret;
 pub mod store;
 pub mod time;

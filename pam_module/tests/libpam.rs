@@ -258,6 +258,71 @@ fn exempt_group_member_is_ignored_and_logged_at_notice() {
 }
 
 #[test]
+fn sshd_login_from_an_exempt_network_is_ignored_and_logged_with_the_address() {
+    let mut h = host_with_alice();
+    h.config("exempt_networks = [\"192.0.2.0/24\", \"2001:db8::/32\"]\n");
+    // Unenrolled under deny: only the exemption can let these through, without a prompt.
+    for (rhost, logged) in [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8::7", "2001:db8::7"),
+        ("::ffff:192.0.2.7", "client address 192.0.2.7 "),
+    ] {
+        let login = h.login_via("sshd", Some(rhost), "alice", b"");
+        login
+            .assert_success()
+            .assert_log("method=exempt result=ignore")
+            .assert_log(&format!("rhost={rhost}"))
+            .assert_log(logged);
+        assert!(
+            !login.text().contains("Verification code"),
+            "{}",
+            login.text()
+        );
+        // authpriv.notice: <85>
+        assert!(
+            login.logs.iter().any(|l| l.starts_with("<85>")),
+            "{:?}",
+            login.logs
+        );
+    }
+}
+
+#[test]
+fn logins_outside_the_exempt_networks_or_not_through_sshd_are_asked() {
+    let mut h = host_with_alice();
+    h.config("exempt_networks = [\"192.0.2.0/24\", \"2001:db8::/32\"]\n");
+    for (service, rhost) in [
+        ("sshd", Some("192.0.3.7")),
+        ("sshd", Some("2001:db9::7")),
+        ("sshd", Some("office.example.org")),
+        ("sshd", None),
+        // sudo sets no PAM_RHOST (only with `Defaults pam_rhost`, then the local host
+        // name); and whatever a service other than sshd sets, it is not compared.
+        ("sudo", Some("192.0.2.7")),
+    ] {
+        let login = h.login_via(service, rhost, "alice", b"123456");
+        login.assert_denied().assert_log("not enrolled");
+        assert!(
+            login.text().contains("Verification code"),
+            "{service} {rhost:?}: {}",
+            login.text()
+        );
+    }
+}
+
+#[test]
+fn an_invalid_exempt_network_fails_closed_naming_the_entry() {
+    let mut h = host_with_alice();
+    h.group("breakglass", 4300, &["alice"]);
+    h.config(
+        "exempt_groups = [\"breakglass\"]\nexempt_networks = [\"10.0.0.0/8\", \"10.0.0.1/33\"]\n",
+    );
+    h.login_via("sshd", Some("10.0.0.1"), "alice", b"")
+        .assert_denied()
+        .assert_log("`10.0.0.1/33`");
+}
+
+#[test]
 fn exempt_answer_is_ignore_not_success() {
     let mut h = host_with_alice();
     h.group("breakglass", 4300, &["alice"]);

@@ -17,7 +17,8 @@ pub(crate) struct Container {
 }
 
 impl Container {
-    /// Starts a container of the test image with no network. It only sleeps; the harness
+    /// Starts a container of the test image with no network but loopback, IPv6 (::1)
+    /// included, so that sshd can see two client addresses. It only sleeps; the harness
     /// starts the daemons it needs with `docker exec`. The sleep also bounds the life of a
     /// container whose test process was killed before it could remove it.
     pub(crate) fn start() -> Container {
@@ -30,7 +31,8 @@ impl Container {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let run = format!(
-            "run --detach --rm --network none --hostname twofold-e2e \
+            "run --detach --rm --network none --sysctl net.ipv6.conf.lo.disable_ipv6=0 \
+             --hostname twofold-e2e \
              --add-host twofold-e2e:127.0.1.1 --label twofold-e2e --name {name} {image} sleep 900"
         );
         let out = docker(&run.split_whitespace().collect::<Vec<_>>());

@@ -10,6 +10,7 @@ pub struct SshLogin<'h> {
     user: String,
     answers: Vec<String>,
     command: String,
+    address: String,
 }
 
 impl<'h> SshLogin<'h> {
@@ -19,7 +20,15 @@ impl<'h> SshLogin<'h> {
             user: user.into(),
             answers: Vec::new(),
             command: "id -un".into(),
+            address: "127.0.0.1".into(),
         }
+    }
+
+    /// The address of sshd to connect to (default 127.0.0.1), and so the client's own
+    /// address that sshd sees (`::1` needs sshd listening there too: `ListenAddress ::1`).
+    pub fn to(mut self, address: &str) -> Self {
+        self.address = address.into();
+        self
     }
 
     /// The answer to the next prompt (password, code). Prompts beyond the answers get "".
@@ -45,8 +54,9 @@ impl<'h> SshLogin<'h> {
             answers.push('\n');
         }
         let ssh = format!(
-            "ssh -o NumberOfPasswordPrompts=1 -l {} 127.0.0.1 {}",
+            "ssh -o NumberOfPasswordPrompts=1 -l {} {} {}",
             quote(&self.user),
+            quote(&self.address),
             quote(&self.command)
         );
         // Prints status, stdout, stderr and the prompts, separated by NUL bytes.

@@ -344,14 +344,24 @@ impl Host {
 
     /// The pamtester command for one login as `user`, in its own mount namespace.
     pub fn pamtester(&self, user: &str) -> Command {
+        self.pamtester_for("twofold", None, user)
+    }
+
+    /// pamtester for `service` (the stack copied to its pam.d file), with PAM_RHOST set to
+    /// `rhost` as sshd would (`pamtester -I rhost=...`).
+    pub fn pamtester_for(&self, service: &str, rhost: Option<&str>, user: &str) -> Command {
+        if service != "twofold" {
+            std::fs::write(self.root.join("pam.d").join(service), &self.stack).unwrap();
+        }
         // The namespace needs root; pamtester itself runs as `run_as` when set.
         let setpriv = match self.run_as {
             Some(id) => format!("setpriv --reuid={id} --regid={id} --clear-groups "),
             None => String::new(),
         };
         let script = format!(
-            "{} && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec {setpriv}pamtester -v twofold \"$1\" authenticate",
-            self.namespace_setup()
+            "{} && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec {setpriv}pamtester -v{} {service} \"$1\" authenticate",
+            self.namespace_setup(),
+            rhost.map_or(String::new(), |r| format!(" -I 'rhost={r}'")),
         );
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "sh", "-c", &script, "sh", user]);
@@ -362,8 +372,11 @@ impl Host {
 
     /// Starts a login that types `input`, without waiting for it.
     pub fn start_login(&self, user: &str, input: &[u8]) -> std::process::Child {
-        let mut child = self
-            .pamtester(user)
+        self.start(self.pamtester(user), input)
+    }
+
+    fn start(&self, mut pamtester: Command, input: &[u8]) -> std::process::Child {
+        let mut child = pamtester
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -401,8 +414,17 @@ impl Host {
 
     /// One login attempt through real libpam; `input` is what the person types.
     pub fn login(&self, user: &str, input: &[u8]) -> Login {
+        self.finish(|| self.start_login(user, input))
+    }
+
+    /// One login through `service`'s stack with PAM_RHOST `rhost` (see `pamtester_for`).
+    pub fn login_via(&self, service: &str, rhost: Option<&str>, user: &str, input: &[u8]) -> Login {
+        self.finish(|| self.start(self.pamtester_for(service, rhost, user), input))
+    }
+
+    fn finish(&self, start: impl FnOnce() -> std::process::Child) -> Login {
         let before = self.logs.lock().unwrap().len();
-        let child = self.start_login(user, input);
+        let child = start();
         let output = child.wait_with_output().unwrap();
         // The module logs every decision: wait for the line (a loaded machine may take a
         // while to schedule the reader), then a moment for any further line.

@@ -18,4 +18,5 @@ mod recovery;
 mod ssh_password;
 mod ssh_totp;
 mod sudo;
+mod trusted_networks;
 mod unenrolled;
