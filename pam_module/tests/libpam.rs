@@ -271,7 +271,7 @@ fn sshd_login_from_an_exempt_network_is_ignored_and_logged_with_the_address() {
         login
             .assert_success()
             .assert_log("method=exempt result=ignore")
-            .assert_log(&format!("rhost={rhost}"))
+            .assert_log(&format!("rhost=\"{rhost}\""))
             .assert_log(logged);
         assert!(
             !login.text().contains("Verification code"),
