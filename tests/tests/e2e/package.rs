@@ -21,3 +21,26 @@ fn twofold_man_prints_the_installed_page() {
     host.run("twofold man >/tmp/printed.1 && zcat /usr/share/man/man1/twofold.1.gz | cmp - /tmp/printed.1")
         .assert_success();
 }
+
+/// An upgrade from release 0.1.0 on a host whose administrator deleted the configuration
+/// (then the defaults; now an error that refuses every login): the postinst writes the
+/// defaults that host ran with, so the upgrade locks nobody out.
+#[test]
+fn upgrade_without_a_configuration_writes_the_defaults_the_host_ran_with() {
+    let host = Host::new().build();
+    host.run("rm /etc/twofold/twofold.toml").assert_success();
+    host.run("twofold status").assert_failure();
+    host.run("/var/lib/dpkg/info/twofold.postinst configure 0.1.0-0")
+        .assert_success();
+    let config = host.read_file("/etc/twofold/twofold.toml");
+    assert!(
+        config.contains("secret_path = \"{home}/.config/twofold/secrets.toml\""),
+        "{config}"
+    );
+    host.run("twofold status").assert_success();
+    // A first installation never writes it: the package ships the file.
+    host.run("rm /etc/twofold/twofold.toml && /var/lib/dpkg/info/twofold.postinst configure ''")
+        .assert_success();
+    host.run("test ! -e /etc/twofold/twofold.toml")
+        .assert_success();
+}

@@ -1,8 +1,8 @@
-//! Both packaged "password, then code" examples for sshd, installed as printed: a wrong
-//! password ends the login before the code is asked, so nobody who lacks the password can
-//! count wrong codes against a user (issue 14, item 6).
+//! Both packaged "password, then code" examples for sshd, and the rpm example for sudo,
+//! installed as printed: a wrong password ends the login before the code is asked, so nobody
+//! who lacks the password can count wrong codes against a user (issue 14, item 6).
 
-use twofold_e2e::{Host, SshAuth};
+use twofold_e2e::{Host, SshAuth, SudoAuth};
 
 /// packaging/examples/rpm/pam.d-sshd-password, as the .rpm installs it (the .deb, which the
 /// image holds, ships only the Debian examples).
@@ -30,6 +30,9 @@ session     required                                     pam_limits.so
 session     [success=1 default=ignore]                   pam_succeed_if.so service in crond quiet use_uid
 session     required                                     pam_unix.so
 ";
+
+/// packaging/examples/rpm/pam.d-sudo, as the .rpm installs it.
+const RPM_SUDO_EXAMPLE: &str = include_str!("../../../packaging/examples/rpm/pam.d-sudo");
 
 const FEDORA_POSTLOGIN: &str = "\
 session     optional                   pam_umask.so silent
@@ -107,4 +110,41 @@ fn rpm_password_example_refuses_a_wrong_code_after_the_right_password() {
         .assert_failure()
         .assert_prompts(&["Password: ", "Verification code: "]);
     host.decision(1).assert_denied("alice", "totp");
+}
+
+/// The rpm sudo example on top of Fedora's system-auth (authselect's "local" profile
+/// generates it with the same lines as password-auth): a wrong password ends sudo before the
+/// code, nothing is counted, and the password then a code still runs the command.
+#[test]
+fn rpm_sudo_example_asks_no_code_after_a_wrong_password() {
+    let host = Host::new()
+        .user("alice")
+        .enrolled("alice")
+        .sudoer("alice")
+        .sudo(SudoAuth::PasswordThenTotp)
+        .file("/etc/pam.d/system-auth", FEDORA_PASSWORD_AUTH)
+        .file("/etc/pam.d/sudo", RPM_SUDO_EXAMPLE)
+        .build();
+    let code = host.totp("alice");
+    let out = host
+        .sudo("alice")
+        .answer_with("not-the-password")
+        .answer_with(&code)
+        .command("touch /root/ran")
+        .run();
+    out.assert_failure();
+    assert!(!out.stderr.contains("Verification code"), "{out}");
+    host.run("test ! -e /root/ran").assert_success();
+    let status = host.twofold("--json admin status alice");
+    status.assert_success();
+    assert_eq!(status.json()["failures"], 0, "{status}");
+
+    host.sudo("alice")
+        .answer_with("alice-password")
+        .answer_with(&code)
+        .run()
+        .assert_success()
+        .assert_stdout("root")
+        .assert_stderr_contains("Verification code: ");
+    host.decision(1).assert("alice", "totp", "success");
 }
