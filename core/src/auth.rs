@@ -131,16 +131,35 @@ fn authenticate_with(
         }
     }
     if config.secret_path.is_system_mode() && !nix::unistd::Uid::effective().is_root() {
-        // Only root can read (and must write) the system directory. A program that runs PAM
-        // as the user it authenticates (a screen locker: xscreensaver, i3lock, swaylock, vlock)
-        // gains nothing from the answer that its user does not already have, so the rest of
-        // its stack decides; any other unprivileged caller is refused. Setuid programs (sudo,
-        // su) run as root and never get here. Deciding on who runs us, not on a failed open,
-        // is deliberate: such a caller could never record a code's use anyway.
+        // Only root can read (and must write) the system directory. A screen locker runs PAM
+        // as the user it unlocks (xscreensaver, i3lock, swaylock, vlock): the answer gives it
+        // nothing its user does not already have, so the rest of its stack decides. Only the
+        // services named in `screen_lockers`, and only with no remote host: a VNC server or a
+        // second sshd a user starts also runs PAM as that user, and must not let a remote
+        // caller in with the password alone. Setuid programs (sudo, su) run as root and never
+        // get here. Deciding on who runs us, not on a failed open, is deliberate: such a
+        // caller could never record a code's use anyway.
         let (ruid, euid) = (nix::unistd::getuid(), nix::unistd::geteuid());
+        // The service and the remote host are in the log line's context already.
         let why = format!(
             "system mode needs root, and this program runs as uid {euid} (real uid {ruid})"
         );
+        if !config.screen_lockers.iter().any(|s| s == req.service) {
+            return refuse_as(
+                "unprivileged",
+                conv,
+                format!("{why}, and is not in screen_lockers: refused; run it as root, or if it is a screen locker add its PAM service to screen_lockers in twofold.toml(5)"),
+                Level::Error,
+            );
+        }
+        if req.rhost.is_some_and(|r| !r.is_empty()) {
+            return refuse_as(
+                "unprivileged",
+                conv,
+                format!("{why}, a screen locker's service but with a remote host (PAM_RHOST), which a screen locker never sets: refused"),
+                Level::Error,
+            );
+        }
         // No capabilities either: a program with file capabilities could act on the answer
         // with more than its user has.
         let plain = rustix::thread::capabilities(None).is_ok_and(|c| c.effective.is_empty());
@@ -149,7 +168,7 @@ fn authenticate_with(
                 answer: Answer::Ignore,
                 method: "unprivileged",
                 reason: format!(
-                    "{why}, the user's own (a screen locker): second factor skipped, the rest of the stack decides"
+                    "{why}, the user's own screen locker: second factor skipped, the rest of the stack decides"
                 ),
                 level: Level::Notice,
             };
