@@ -14,7 +14,7 @@ use pam::items::{AuthTok, RHost, Service};
 use pam::module::{PamHandle, PamHooks};
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use twofold_core::auth::{self, Answer, Conversation, Level, Outcome, Request};
+use twofold_core::auth::{self, Answer, Caller, Conversation, Level, Outcome, Request};
 use twofold_core::config::{self, Config};
 use twofold_core::log::quote;
 use zeroize::Zeroizing;
@@ -207,6 +207,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         service: &service,
         rhost: rhost.as_deref(),
         now,
+        caller: Caller::of_this_process(),
     };
     let outcome = auth::authenticate(&config, &request, &mut conversation);
     report(&context(&user), &outcome);

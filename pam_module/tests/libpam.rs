@@ -261,7 +261,7 @@ fn unprivileged_caller_for_another_user_in_system_mode_is_refused() {
     h.login_via("i3lock", None, "bob", b"123456")
         .assert_denied()
         .assert_log("method=unprivileged result=deny")
-        .assert_log("not the user's own");
+        .assert_log("not all of its uids are the user's");
 }
 
 #[test]
