@@ -414,6 +414,33 @@ fn unknown_module_argument_fails_closed() {
         .assert_log("unknown module argument");
 }
 
+#[test]
+fn obsolete_toml_library_argument_is_ignored_with_a_notice() {
+    // The first release's PAM lines carry toml_library=PATH; an upgrade must not make every
+    // login fail with PAM_SERVICE_ERR.
+    let mut h = host_with_alice();
+    let e = h.enroll("alice", ALICE, 0);
+    let so = h.so.display().to_string();
+    let cfg = h.config_path().display().to_string();
+    h.stack(&format!(
+        "auth required {so} toml_library=/usr/lib/x86_64-linux-gnu/twofold/libtwofold_toml.so config={cfg}\n"
+    ));
+    let login = h.login("alice", e.code_at(now()).as_bytes());
+    login
+        .assert_success()
+        .assert_log("method=totp result=success")
+        .assert_log("toml_library= is obsolete and ignored");
+    // authpriv.notice: <85>
+    assert!(
+        login
+            .logs
+            .iter()
+            .any(|l| l.starts_with("<85>") && l.contains("obsolete")),
+        "{:?}",
+        login.logs
+    );
+}
+
 /// A panic inside the module, as built and linked, is caught at the C boundary: the login is denied with PAM_AUTH_ERR and logged,
 /// and pamtester (standing in for sshd or sudo) exits normally instead of being killed.
 #[test]
