@@ -288,7 +288,7 @@ fn authenticate_with(
     }
     let method = attempt.method();
     // The argon2 work (recovery codes, passes) happens here, before the lock is taken.
-    let pre = precompute(&peeked, &attempt, req.now);
+    let pre = precompute(&peeked, &attempt, config, req.now);
 
     // One transaction: the decision is taken on the file as it is now (another login may
     // have changed it since the read above), and what it changes is committed with it.
