@@ -341,8 +341,10 @@ fn authenticate_with(
     }
 }
 
-/// A conversation from a script: expected prompts and the answers to give. For tests.
-pub mod scripted {
+/// A conversation from a script: expected prompts and the answers to give. For the tests
+/// of this module only; not in the shipped module.
+#[cfg(test)]
+mod scripted {
     use super::Conversation;
     use zeroize::Zeroizing;
 
