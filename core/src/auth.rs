@@ -29,6 +29,64 @@ pub struct Request<'a> {
     pub service: &'a str,
     pub rhost: Option<&'a str>,
     pub now: UnixTime,
+    /// Who runs the module: [`Caller::of_this_process`] in the PAM module.
+    pub caller: Caller,
+}
+
+/// The credentials of the process that runs the module. Given to the core rather than read
+/// there, so the rules for unprivileged callers are tested without switching users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// Real, effective and saved user ids.
+    pub uids: [u32; 3],
+    /// Real, effective and saved group ids.
+    pub gids: [u32; 3],
+    /// Whether any capability is permitted or effective (also when they cannot be read).
+    pub capabilities: bool,
+}
+
+impl Caller {
+    /// The calling process's credentials (and the calling thread's capabilities). What
+    /// cannot be read counts against the caller: a saved id of u32::MAX matches no user.
+    pub fn of_this_process() -> Caller {
+        use nix::unistd::{getegid, geteuid, getgid, getresgid, getresuid, getuid};
+        let uids = getresuid().map_or([getuid().as_raw(), geteuid().as_raw(), u32::MAX], |r| {
+            [r.real.as_raw(), r.effective.as_raw(), r.saved.as_raw()]
+        });
+        let gids = getresgid().map_or([getgid().as_raw(), getegid().as_raw(), u32::MAX], |r| {
+            [r.real.as_raw(), r.effective.as_raw(), r.saved.as_raw()]
+        });
+        let capabilities = rustix::thread::capabilities(None).map_or(true, |c| {
+            !(c.effective.is_empty() && c.permitted.is_empty())
+        });
+        Caller {
+            uids,
+            gids,
+            capabilities,
+        }
+    }
+
+    fn is_root(&self) -> bool {
+        self.uids[1] == 0
+    }
+
+    /// Why this caller is not a plain process of user `uid`, if it is not: every uid the
+    /// user's (a setuid-root program that only set its effective uid keeps a saved uid 0 and
+    /// can take root back), one group in all three places (not setgid), no capabilities.
+    fn not_plain_user(&self, uid: u32) -> Option<String> {
+        let [r, e, s] = self.gids;
+        if self.uids != [uid; 3] {
+            Some(format!("not all of its uids are the user's ({uid})"))
+        } else if !(r == e && e == s) {
+            Some(format!(
+                "its real, effective and saved gids ({r}, {e}, {s}) differ (setgid)"
+            ))
+        } else if self.capabilities {
+            Some("it holds capabilities".into())
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,36 +188,47 @@ fn authenticate_with(
             return refuse_after_prompt(conv, format!("exempt group check: {e}"), Level::Error)
         }
     }
-    if config.secret_path.is_system_mode() && !nix::unistd::Uid::effective().is_root() {
-        // Only root can read (and must write) the system directory. A program that runs PAM
-        // as the user it authenticates (a screen locker: xscreensaver, i3lock, swaylock, vlock)
-        // gains nothing from the answer that its user does not already have, so the rest of
-        // its stack decides; any other unprivileged caller is refused. Setuid programs (sudo,
-        // su) run as root and never get here. Deciding on who runs us, not on a failed open,
-        // is deliberate: such a caller could never record a code's use anyway.
-        let (ruid, euid) = (nix::unistd::getuid(), nix::unistd::geteuid());
+    if config.secret_path.is_system_mode() && !req.caller.is_root() {
+        // Only root can read (and must write) the system directory. A screen locker runs PAM
+        // as the user it unlocks (xscreensaver, i3lock, swaylock, vlock): the answer gives it
+        // nothing its user does not already have, so the rest of its stack decides. Only the
+        // services named in `screen_lockers`, and only with no remote host: a VNC server or a
+        // second sshd a user starts also runs PAM as that user, and must not let a remote
+        // caller in with the password alone. Setuid programs (sudo, su) run as root and never
+        // get here. Deciding on who runs us, not on a failed open, is deliberate: such a
+        // caller could never record a code's use anyway.
+        let [ruid, euid, suid] = req.caller.uids;
+        // The service and the remote host are in the log line's context already.
         let why = format!(
-            "system mode needs root, and this program runs as uid {euid} (real uid {ruid})"
+            "system mode needs root, and this program runs as uid {euid} (real {ruid}, saved {suid})"
         );
-        // No capabilities either: a program with file capabilities could act on the answer
-        // with more than its user has.
-        let plain = rustix::thread::capabilities(None).is_ok_and(|c| c.effective.is_empty());
-        if ruid.as_raw() == account.uid && euid.as_raw() == account.uid && plain {
-            return Outcome {
+        let refusal = if !config.screen_lockers.iter().any(|s| s == req.service) {
+            Some("its service is not in screen_lockers: refused; run it as root, or if it is a screen locker add its PAM service to screen_lockers in twofold.toml(5)".to_string())
+        } else if req.rhost.is_some_and(|r| !r.is_empty()) {
+            Some("a screen locker's service but with a remote host (PAM_RHOST), which a screen locker never sets: refused".into())
+        } else {
+            // A program with saved root, setgid or capabilities could act on the answer
+            // with more than its user has.
+            req.caller
+                .not_plain_user(account.uid)
+                .map(|p| format!("a screen locker's service, but {p}: refused"))
+        };
+        return match refusal {
+            Some(refusal) => refuse_as(
+                "unprivileged",
+                conv,
+                format!("{why}; {refusal}"),
+                Level::Error,
+            ),
+            None => Outcome {
                 answer: Answer::Ignore,
                 method: "unprivileged",
                 reason: format!(
-                    "{why}, the user's own (a screen locker): second factor skipped, the rest of the stack decides"
+                    "{why}, the user's own screen locker: second factor skipped, the rest of the stack decides"
                 ),
                 level: Level::Notice,
-            };
-        }
-        return refuse_as(
-            "unprivileged",
-            conv,
-            format!("{why}, not the user's own: refused"),
-            Level::Error,
-        );
+            },
+        };
     }
     let loc = match Location::for_account(config, &account) {
         Ok(l) => l,
@@ -219,7 +288,7 @@ fn authenticate_with(
     }
     let method = attempt.method();
     // The argon2 work (recovery codes, passes) happens here, before the lock is taken.
-    let pre = precompute(&peeked, &attempt, req.now);
+    let pre = precompute(&peeked, &attempt, config, req.now);
 
     // One transaction: the decision is taken on the file as it is now (another login may
     // have changed it since the read above), and what it changes is committed with it.
@@ -272,8 +341,10 @@ fn authenticate_with(
     }
 }
 
-/// A conversation from a script: expected prompts and the answers to give. For tests.
-pub mod scripted {
+/// A conversation from a script: expected prompts and the answers to give. For the tests
+/// of this module only; not in the shipped module.
+#[cfg(test)]
+mod scripted {
     use super::Conversation;
     use zeroize::Zeroizing;
 
@@ -360,11 +431,17 @@ mod tests {
     }
 
     const NOW: UnixTime = 1_800_000_000;
+    const ROOT: Caller = Caller {
+        uids: [0; 3],
+        gids: [0; 3],
+        capabilities: true,
+    };
     const REQ: Request = Request {
         user: "root",
         service: "test",
         rhost: None,
         now: NOW,
+        caller: ROOT,
     };
 
     #[test]
@@ -643,6 +720,7 @@ mod tests {
                 service: "sshd",
                 rhost: Some("10.1.2.3"),
                 now: NOW,
+                caller: ROOT,
             };
             let mut conv = scripted::Script::default();
             let out = authenticate(&config, &req, &mut conv);
@@ -667,11 +745,141 @@ mod tests {
                 service,
                 rhost,
                 now: NOW,
+                caller: ROOT,
             };
             let mut conv = scripted::Script::answering(&[b"123456"]);
             let out = authenticate(&config, &req, &mut conv);
             assert_eq!(out.answer, Answer::Deny, "{service} {rhost:?}");
             assert_eq!(conv.prompts.len(), 1, "{service} {rhost:?}");
+        }
+    }
+
+    const LOCKER_UID: u32 = 4242;
+    fn locker_user(name: &str) -> Result<Account, AccountError> {
+        Ok(Account {
+            name: name.into(),
+            uid: LOCKER_UID,
+            gid: LOCKER_UID,
+            home: "/var/tmp/twofold-auth-no-such-home".into(),
+        })
+    }
+    /// A screen locker as it runs: every id the user's, no capabilities.
+    const PLAIN: Caller = Caller {
+        uids: [LOCKER_UID; 3],
+        gids: [LOCKER_UID; 3],
+        capabilities: false,
+    };
+
+    /// The unprivileged rule in system mode for one caller: the answer, the log reason and
+    /// whether the person was prompted.
+    fn as_caller(service: &str, rhost: Option<&str>, caller: Caller) -> (Outcome, bool) {
+        let config =
+            Config::parse("secret_path = \"/var/lib/twofold-auth-unused/{user}.toml\"").unwrap();
+        let req = Request {
+            user: "alice",
+            service,
+            rhost,
+            now: NOW,
+            caller,
+        };
+        let mut conv = Script::answering(&[b"123456"]);
+        let out = authenticate_with(&config, &req, &mut conv, locker_user);
+        assert_eq!(out.method, "unprivileged", "{}", out.reason);
+        (out, !conv.prompts.is_empty())
+    }
+
+    #[test]
+    fn a_listed_screen_locker_run_as_the_user_alone_is_ignored_unprompted() {
+        for locker in ["i3lock", "xscreensaver", "kde"] {
+            let (out, prompted) = as_caller(locker, None, PLAIN);
+            assert_eq!(out.answer, Answer::Ignore, "{}", out.reason);
+            assert_eq!(out.level, Level::Notice);
+            assert!(!prompted);
+        }
+        // An empty PAM_RHOST is no remote host.
+        assert_eq!(
+            as_caller("i3lock", Some(""), PLAIN).0.answer,
+            Answer::Ignore
+        );
+    }
+
+    #[test]
+    fn unprivileged_callers_other_than_a_plain_screen_locker_are_prompted_and_refused() {
+        let other = |f: fn(&mut Caller)| {
+            let mut c = PLAIN;
+            f(&mut c);
+            c
+        };
+        for (what, service, rhost, caller, logged) in [
+            (
+                "service not listed (a VNC server)",
+                "vnc",
+                None,
+                PLAIN,
+                "not in screen_lockers",
+            ),
+            (
+                "user-run sshd",
+                "sshd",
+                Some("192.0.2.7"),
+                PLAIN,
+                "not in screen_lockers",
+            ),
+            (
+                "remote host set",
+                "i3lock",
+                Some("192.0.2.7"),
+                PLAIN,
+                "remote host",
+            ),
+            (
+                "setuid root that set only its effective uid",
+                "i3lock",
+                None,
+                other(|c| c.uids[2] = 0),
+                "not all of its uids",
+            ),
+            (
+                "setuid root, real uid root",
+                "i3lock",
+                None,
+                other(|c| c.uids[0] = 0),
+                "not all of its uids",
+            ),
+            (
+                "setgid",
+                "i3lock",
+                None,
+                other(|c| c.gids[1..].copy_from_slice(&[42, 42])),
+                "gids (4242, 42, 42) differ",
+            ),
+            (
+                "setgid, effective gid dropped",
+                "i3lock",
+                None,
+                other(|c| c.gids[2] = 42),
+                "differ (setgid)",
+            ),
+            (
+                "capabilities",
+                "i3lock",
+                None,
+                other(|c| c.capabilities = true),
+                "holds capabilities",
+            ),
+            (
+                "another user",
+                "i3lock",
+                None,
+                other(|c| c.uids = [LOCKER_UID + 1; 3]),
+                "not all of its uids are the user's (4242)",
+            ),
+        ] {
+            let (out, prompted) = as_caller(service, rhost, caller);
+            assert_eq!(out.answer, Answer::Deny, "{what}: {}", out.reason);
+            assert_eq!(out.level, Level::Error, "{what}");
+            assert!(out.reason.contains(logged), "{what}: {}", out.reason);
+            assert!(prompted, "{what}: refused without the prompt");
         }
     }
 }

@@ -8,6 +8,20 @@ use serde::Deserialize;
 use std::fmt;
 
 pub const DEFAULT_PATH: &str = "/etc/twofold/twofold.toml";
+/// The PAM services of the screen lockers that run PAM as the user they unlock, as each
+/// calls `pam_start` (twofold.toml(5) lists which program each is). Lockers that
+/// authenticate through a root process (GNOME Shell through gdm, light-locker through
+/// lightdm, physlock) never need the rule.
+pub const DEFAULT_SCREEN_LOCKERS: [&str; 8] = [
+    "xscreensaver",
+    "i3lock",
+    "swaylock",
+    "vlock",
+    "kde",
+    "cinnamon-screensaver",
+    "mate-screensaver",
+    "xfce4-screensaver",
+];
 /// A configuration file larger than this is refused: it is a few hundred bytes in practice.
 const MAX_CONFIG_BYTES: usize = 64 * 1024;
 
@@ -100,6 +114,9 @@ pub struct Config {
     pub exempt_groups: Vec<String>,
     /// sshd logins from these client addresses skip the code (see `network`).
     pub exempt_networks: Vec<crate::network::Network>,
+    /// PAM services of screen lockers: in system mode, only these may run the module as the
+    /// user they authenticate (and get PAM_IGNORE); see `auth`.
+    pub screen_lockers: Vec<String>,
     pub window: u8,
     pub prompt: String,
     pub issuer: String,
@@ -118,6 +135,10 @@ impl Default for Config {
             unenrolled_allow_until: None,
             exempt_groups: Vec::new(),
             exempt_networks: Vec::new(),
+            screen_lockers: DEFAULT_SCREEN_LOCKERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             window: 1,
             prompt: "Verification code: ".into(),
             issuer: "twofold".into(),
@@ -158,6 +179,7 @@ struct RawConfig {
     unenrolled_allow_until: Option<String>,
     exempt_groups: Option<Vec<String>>,
     exempt_networks: Option<Vec<String>>,
+    screen_lockers: Option<Vec<String>>,
     window: Option<i64>,
     prompt: Option<String>,
     issuer: Option<String>,
@@ -248,6 +270,19 @@ impl Config {
                 .iter()
                 .map(|e| crate::network::Network::parse(e))
                 .collect::<Result<_, _>>()?;
+        }
+        if let Some(l) = raw.screen_lockers {
+            if let Some(bad) = l.iter().find(|n| {
+                n.is_empty()
+                    || n.len() > 100
+                    || n.contains(|c: char| c == '/' || c.is_whitespace() || c.is_control())
+            }) {
+                return Err(format!(
+                    "screen_lockers: `{}` is not a PAM service name",
+                    bad.escape_default()
+                ));
+            }
+            c.screen_lockers = l;
         }
         if let Some(w) = raw.window {
             c.window = u8::try_from(w).ok().filter(|w| *w <= 10).ok_or_else(|| {
@@ -454,9 +489,30 @@ mod tests {
             "window = 1\nwindow = 2",
             "exempt_networks = [\"10.0.0.0/8\", \"10.0.0.1/8\"]",
             "exempt_networks = \"10.0.0.0/8\"",
+            "screen_lockers = [\"\"]",
+            "screen_lockers = [\"../sshd\"]",
+            "screen_lockers = [\"my locker\"]",
+            "screen_lockers = \"i3lock\"",
         ] {
             assert!(Config::parse(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn screen_lockers_default_to_the_lockers_services_and_may_be_replaced() {
+        let d = Config::default().screen_lockers;
+        for locker in ["xscreensaver", "i3lock", "swaylock", "vlock", "kde"] {
+            assert!(d.iter().any(|s| s == locker), "{locker}");
+        }
+        for network in ["sshd", "login", "sudo", "su", "other", "common-auth"] {
+            assert!(!d.iter().any(|s| s == network), "{network}");
+        }
+        let c = Config::parse("screen_lockers = [\"hyprlock\"]").unwrap();
+        assert_eq!(c.screen_lockers, ["hyprlock"]);
+        assert!(Config::parse("screen_lockers = []")
+            .unwrap()
+            .screen_lockers
+            .is_empty());
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub fn hash(
     params.check()?;
     let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(HASH_LEN))
         .map_err(|e| format!("argon2 parameters: {e}"))?;
+    let blocks_len = p.block_count();
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
     let tag = match purpose {
         Purpose::Recovery => "twofold-recovery-v1:",
@@ -72,7 +73,11 @@ pub fn hash(
     input.extend_from_slice(tag.as_bytes());
     input.extend_from_slice(code.as_bytes());
     let mut out = Zeroizing::new([0u8; HASH_LEN]);
-    a.hash_password_into(&input, salt, out.as_mut())
+    // argon2's own `hash_password_into` frees its memory blocks (19 MiB derived from the
+    // code) without wiping them, even with its `zeroize` feature (which wipes the initial
+    // and final hashes): ours are wiped on drop. Measured: no cost beyond noise (~19 ms).
+    let mut blocks = Zeroizing::new(vec![argon2::Block::default(); blocks_len]);
+    a.hash_password_into_with_memory(&input, salt, out.as_mut(), &mut blocks[..])
         .map_err(|e| format!("argon2: {e}"))?;
     Ok(out)
 }

@@ -226,6 +226,15 @@ fn describe(text: &str, err: &toml::de::Error) -> String {
         None => (shown.trim_end().to_string(), None),
     };
     let mut kind = message;
+    // The two kinds that quote a key: a secret pasted as a key must not reach the log.
+    if let Some(rest) = kind.strip_prefix("unknown field ") {
+        kind = match rest.split_once(", expected ") {
+            Some((_, expected)) => format!("an unknown field, expected {expected}"),
+            None => "an unknown field".into(),
+        };
+    } else if kind.starts_with("duplicate key") {
+        kind = "a duplicate key".into();
+    }
     for prefix in [
         "invalid type",
         "invalid value",
@@ -598,6 +607,25 @@ mod tests {
             (
                 good.replace("digits = 6", &format!("digits = 6, {MARK}")),
                 "not valid",
+            ),
+            // A secret pasted as a key (a line without `name =`, or two lines of it).
+            (
+                good.replace("[state]\n", &format!("[state]\n{MARK} = 1\n")),
+                "an unknown field",
+            ),
+            (
+                good.replace("digits = 6", &format!("digits = 6\n{MARK} = 1")),
+                "an unknown field",
+            ),
+            (format!("{MARK} = 1\n{good}"), "an unknown field"),
+            (format!("{good}\n[{MARK}]\n"), "an unknown field"),
+            (
+                good.replace("[state]\n", &format!("[state]\n{MARK} = 1\n{MARK} = 2\n")),
+                "a duplicate key",
+            ),
+            (
+                good.replace("digits = 6", &format!("digits = 6\n{MARK} = 1\n{MARK} = 1")),
+                "a duplicate key",
             ),
         ];
         for (text, want) in cases {

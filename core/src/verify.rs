@@ -82,8 +82,14 @@ pub fn decide_with(
 }
 
 /// The argon2 work an attempt will need, done from a copy of the file read without the lock.
-/// `None` when the attempt needs no hashing (a TOTP code, malformed input, nothing stored).
-pub fn precompute(file: &SecretFile, attempt: &Attempt, now: UnixTime) -> Option<Precomputed> {
+/// `None` when the attempt needs no hashing (a TOTP code, malformed input, nothing stored, an
+/// imported scratch code while app codes are paused or locked: `decide` refuses it unchecked).
+pub fn precompute(
+    file: &SecretFile,
+    attempt: &Attempt,
+    config: &Config,
+    now: UnixTime,
+) -> Option<Precomputed> {
     let (purpose, kdf, salt, code) = match attempt {
         Attempt::Recovery(code) => {
             let r = file.recovery.as_ref().filter(|r| !r.hashes.is_empty())?;
@@ -96,6 +102,7 @@ pub fn precompute(file: &SecretFile, attempt: &Attempt, now: UnixTime) -> Option
         Attempt::Totp(code)
             if code.len() == 8
                 && now >= file.state.throttled_until
+                && file.state.failures < config.rate_limit.totp_lockout_after
                 && !file.devices.iter().any(|d| d.digits == 8) =>
         {
             let s = file
@@ -456,10 +463,31 @@ mod tests {
         let d = decide(&f, &typed, &config, NOW, &ORIGIN);
         assert!(!d.accepted && d.reason.contains("locked"), "{}", d.reason);
         f.state.failures = 0;
+        assert!(precompute(&f, &typed, &config, NOW).is_some());
         let d = decide(&f, &typed, &config, NOW, &ORIGIN);
         assert!(d.accepted, "{}", d.reason);
         let d = decide(&d.update.unwrap(), &typed, &config, NOW, &ORIGIN);
         assert!(!d.accepted, "single use");
+    }
+
+    /// Refused unchecked while paused or locked, so hashing it first would be argon2 spent
+    /// for the attacker (NOTES.md: a wrong code must be the cheapest path).
+    #[test]
+    fn no_argon2_for_a_scratch_code_while_app_codes_are_paused_or_locked() {
+        let config = Config::default();
+        let mut f = file();
+        let scratch = Zeroizing::new("12345678".to_string());
+        f.set_legacy_scratch_codes(std::slice::from_ref(&scratch), 0)
+            .unwrap();
+        let typed = classify(scratch.as_bytes());
+        assert!(precompute(&f, &typed, &config, NOW).is_some());
+        f.state.failures = config.rate_limit.totp_lockout_after;
+        assert!(precompute(&f, &typed, &config, NOW).is_none(), "locked");
+        f.state.failures = config.rate_limit.totp_lockout_after + 7;
+        assert!(precompute(&f, &typed, &config, NOW).is_none(), "locked");
+        f.state.failures = config.rate_limit.free_failures;
+        f.state.throttled_until = NOW + 30;
+        assert!(precompute(&f, &typed, &config, NOW).is_none(), "paused");
     }
 
     #[test]
@@ -518,7 +546,8 @@ mod tests {
         let old = generate(RECOVERY_LEN).unwrap();
         f.set_recovery_codes(std::slice::from_ref(&old), 0).unwrap();
         let typed = classify(grouped(&old).as_bytes());
-        let pre = precompute(&f, &typed, NOW).expect("recovery attempts are precomputed");
+        let pre = precompute(&f, &typed, &Config::default(), NOW)
+            .expect("recovery attempts are precomputed");
         // An admin regenerates while the person types: new salt, old code gone.
         let mut regenerated = f.clone();
         regenerated
@@ -542,7 +571,7 @@ mod tests {
         let mut f = file();
         f.set_recovery_codes(&[generate(RECOVERY_LEN).unwrap()], 0)
             .unwrap();
-        assert!(precompute(&f, &code(&f, NOW), NOW).is_none());
+        assert!(precompute(&f, &code(&f, NOW), &Config::default(), NOW).is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use pam::items::{AuthTok, RHost, Service};
 use pam::module::{PamHandle, PamHooks};
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use twofold_core::auth::{self, Answer, Conversation, Level, Outcome, Request};
+use twofold_core::auth::{self, Answer, Caller, Conversation, Level, Outcome, Request};
 use twofold_core::config::{self, Config};
 use twofold_core::log::quote;
 use zeroize::Zeroizing;
@@ -57,17 +57,28 @@ enum Source {
     BuiltinDefaults,
 }
 
-/// Module arguments: `config=PATH` and `builtin_defaults`. Anything else is a configuration
-/// error.
-fn parse_args(args: &[&CStr]) -> Result<Source, String> {
+/// What the module arguments say.
+#[derive(Debug, PartialEq)]
+struct Args {
+    source: Source,
+    /// Obsolete arguments given, each ignored (and logged at notice).
+    obsolete: Vec<String>,
+}
+
+/// Module arguments: `config=PATH` and `builtin_defaults`; `toml_library=PATH` of the first
+/// release is accepted and ignored, so its hosts keep working after an upgrade. Anything
+/// else is a configuration error.
+fn parse_args(args: &[&CStr]) -> Result<Args, String> {
     let mut path = None;
     let mut defaults = false;
+    let mut obsolete = Vec::new();
     for arg in args {
         let arg = arg
             .to_str()
             .map_err(|_| "a module argument is not UTF-8".to_string())?;
         match arg.split_once('=') {
             Some(("config", p)) if p.starts_with('/') => path = Some(p.to_string()),
+            Some(("toml_library", _)) => obsolete.push("toml_library".to_string()),
             None if arg == "builtin_defaults" => defaults = true,
             _ => {
                 return Err(format!(
@@ -77,15 +88,17 @@ fn parse_args(args: &[&CStr]) -> Result<Source, String> {
             }
         }
     }
-    match (path, defaults) {
-        (Some(_), true) => Err(
-            "module arguments config= and builtin_defaults contradict each other; give one".into(),
-        ),
-        (None, true) => Ok(Source::BuiltinDefaults),
-        (path, false) => Ok(Source::File(
-            path.unwrap_or_else(|| config::DEFAULT_PATH.into()),
-        )),
-    }
+    let source = match (path, defaults) {
+        (Some(_), true) => {
+            return Err(
+                "module arguments config= and builtin_defaults contradict each other; give one"
+                    .into(),
+            )
+        }
+        (None, true) => Source::BuiltinDefaults,
+        (path, false) => Source::File(path.unwrap_or_else(|| config::DEFAULT_PATH.into())),
+    };
+    Ok(Args { source, obsolete })
 }
 
 struct PamConversation<'a, 'b> {
@@ -144,9 +157,20 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         )
     };
 
-    let config = match parse_args(args).and_then(|source| match source {
-        Source::File(path) => Config::load(&path).map_err(|e| e.to_string()),
-        Source::BuiltinDefaults => Ok(Config::default()),
+    let config = match parse_args(args).and_then(|args| {
+        for name in &args.obsolete {
+            log::write(
+                Level::Notice,
+                &format!(
+                    "{} notice=\"module argument {name}= is obsolete and ignored (this release reads the configuration without a helper library); remove it from the PAM configuration\"",
+                    context("?")
+                ),
+            );
+        }
+        match args.source {
+            Source::File(path) => Config::load(&path).map_err(|e| e.to_string()),
+            Source::BuiltinDefaults => Ok(Config::default()),
+        }
     }) {
         Ok(c) => c,
         Err(e) => {
@@ -207,6 +231,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         service: &service,
         rhost: rhost.as_deref(),
         now,
+        caller: Caller::of_this_process(),
     };
     let outcome = auth::authenticate(&config, &request, &mut conversation);
     report(&context(&user), &outcome);
@@ -236,20 +261,24 @@ fn report(context: &str, outcome: &Outcome) {
 mod tests {
     use super::*;
 
+    fn source(args: &[&CStr]) -> Source {
+        let args = parse_args(args).unwrap();
+        assert!(args.obsolete.is_empty());
+        args.source
+    }
+
     #[test]
     fn only_the_known_arguments_are_accepted() {
         let good = c"config=/etc/x.toml";
+        assert_eq!(source(&[good]), Source::File("/etc/x.toml".into()));
+        assert_eq!(source(&[]), Source::File(config::DEFAULT_PATH.into()));
+        assert_eq!(source(&[c"builtin_defaults"]), Source::BuiltinDefaults);
         assert_eq!(
-            parse_args(&[good]).unwrap(),
-            Source::File("/etc/x.toml".into())
-        );
-        assert_eq!(
-            parse_args(&[]).unwrap(),
-            Source::File(config::DEFAULT_PATH.into())
-        );
-        assert_eq!(
-            parse_args(&[c"builtin_defaults"]).unwrap(),
-            Source::BuiltinDefaults
+            parse_args(&[c"toml_library=/usr/lib/x/libtwofold_toml.so", good]).unwrap(),
+            Args {
+                source: Source::File("/etc/x.toml".into()),
+                obsolete: vec!["toml_library".into()]
+            }
         );
         assert!(parse_args(&[good, c"builtin_defaults"]).is_err());
         assert!(parse_args(&[c"builtin_defaults=1"]).is_err());

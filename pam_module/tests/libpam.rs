@@ -191,18 +191,77 @@ fn screen_locker_run_as_the_user_in_system_mode_gets_ignore() {
     let (mut h, cfg) = system_mode_host();
     h.run_as = Some(ALICE);
     h.stack(&ignore_probe(&h, &cfg));
-    h.login("alice", b"")
+    for locker in ["i3lock", "xscreensaver", "swaylock", "vlock"] {
+        h.login_via(locker, None, "alice", b"")
+            .assert_success()
+            .assert_log("method=unprivileged result=ignore");
+    }
+}
+
+#[test]
+fn user_run_service_not_listed_in_screen_lockers_is_refused_in_system_mode() {
+    // A VNC server with PAM "Plain" security or a second sshd a user starts runs PAM as that
+    // user too: with the module in common-auth, PAM_IGNORE would let a remote caller in with
+    // the password alone.
+    let (mut h, cfg) = system_mode_host();
+    h.run_as = Some(ALICE);
+    h.stack(&ignore_probe(&h, &cfg));
+    for (service, rhost) in [
+        ("vnc", None),
+        ("sshd", Some("192.0.2.7")),
+        ("twofold", None),
+    ] {
+        let login = h.login_via(service, rhost, "alice", b"123456");
+        login
+            .assert_denied()
+            .assert_log("method=unprivileged result=deny")
+            .assert_log("not in screen_lockers");
+        assert!(
+            login.text().contains("Verification code"),
+            "{service}: {}",
+            login.text()
+        );
+    }
+}
+
+#[test]
+fn screen_locker_service_with_a_remote_host_is_refused_in_system_mode() {
+    let (mut h, cfg) = system_mode_host();
+    h.run_as = Some(ALICE);
+    h.stack(&ignore_probe(&h, &cfg));
+    h.login_via("i3lock", Some("192.0.2.7"), "alice", b"123456")
+        .assert_denied()
+        .assert_log("method=unprivileged result=deny")
+        .assert_log("remote host");
+}
+
+#[test]
+fn a_service_added_to_screen_lockers_gets_the_screen_lockers_answer() {
+    let (mut h, cfg) = system_mode_host();
+    let dir = h.root.join("secrets");
+    h.config(&format!(
+        "secret_path = \"{}/{{user}}.toml\"\nscreen_lockers = [\"hyprlock\"]\n",
+        dir.display()
+    ));
+    h.run_as = Some(ALICE);
+    h.stack(&ignore_probe(&h, &cfg));
+    h.login_via("hyprlock", None, "alice", b"")
         .assert_success()
         .assert_log("method=unprivileged result=ignore");
+    // The list replaces the defaults.
+    h.login_via("i3lock", None, "alice", b"123456")
+        .assert_denied()
+        .assert_log("not in screen_lockers");
 }
 
 #[test]
 fn unprivileged_caller_for_another_user_in_system_mode_is_refused() {
     let (mut h, _) = system_mode_host();
     h.run_as = Some(ALICE);
-    h.login("bob", b"123456")
+    h.login_via("i3lock", None, "bob", b"123456")
         .assert_denied()
-        .assert_log("method=unprivileged result=deny");
+        .assert_log("method=unprivileged result=deny")
+        .assert_log("not all of its uids are the user's");
 }
 
 #[test]
@@ -353,6 +412,33 @@ fn unknown_module_argument_fails_closed() {
     h.login("alice", e.code_at(now()).as_bytes())
         .assert_denied()
         .assert_log("unknown module argument");
+}
+
+#[test]
+fn obsolete_toml_library_argument_is_ignored_with_a_notice() {
+    // The first release's PAM lines carry toml_library=PATH; an upgrade must not make every
+    // login fail with PAM_SERVICE_ERR.
+    let mut h = host_with_alice();
+    let e = h.enroll("alice", ALICE, 0);
+    let so = h.so.display().to_string();
+    let cfg = h.config_path().display().to_string();
+    h.stack(&format!(
+        "auth required {so} toml_library=/usr/lib/x86_64-linux-gnu/twofold/libtwofold_toml.so config={cfg}\n"
+    ));
+    let login = h.login("alice", e.code_at(now()).as_bytes());
+    login
+        .assert_success()
+        .assert_log("method=totp result=success")
+        .assert_log("toml_library= is obsolete and ignored");
+    // authpriv.notice: <85>
+    assert!(
+        login
+            .logs
+            .iter()
+            .any(|l| l.starts_with("<85>") && l.contains("obsolete")),
+        "{:?}",
+        login.logs
+    );
 }
 
 /// A panic inside the module, as built and linked, is caught at the C boundary: the login is denied with PAM_AUTH_ERR and logged,
