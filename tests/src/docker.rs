@@ -22,7 +22,12 @@ impl Container {
     /// starts the daemons it needs with `docker exec`. The sleep also bounds the life of a
     /// container whose test process was killed before it could remove it.
     pub(crate) fn start() -> Container {
-        let image = image();
+        Container::start_on(image(), "none")
+    }
+
+    /// As [`Container::start`], of `image`, on the Docker network `network` (`none`: only
+    /// loopback). Other containers on the network reach it by its [`Container::name`].
+    pub(crate) fn start_on(image: &str, network: &str) -> Container {
         let slot = Slot::acquire();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
@@ -31,7 +36,7 @@ impl Container {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let run = format!(
-            "run --detach --rm --network none --sysctl net.ipv6.conf.lo.disable_ipv6=0 \
+            "run --detach --rm --network {network} --sysctl net.ipv6.conf.lo.disable_ipv6=0 \
              --hostname twofold-e2e \
              --add-host twofold-e2e:127.0.1.1 --label twofold-e2e --name {name} {image} sleep 900"
         );
@@ -164,7 +169,7 @@ impl Drop for Container {
 }
 
 /// The image under test; checked once per process so a missing image gives one clear message.
-fn image() -> &'static str {
+pub(crate) fn image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let image = std::env::var("TWOFOLD_E2E_IMAGE").unwrap_or_else(|_| DEFAULT_IMAGE.into());
@@ -178,7 +183,7 @@ fn image() -> &'static str {
     })
 }
 
-fn docker(args: &[&str]) -> Output {
+pub(crate) fn docker(args: &[&str]) -> Output {
     let out = Command::new("docker")
         .args(args)
         .output()

@@ -1,0 +1,120 @@
+//! The directory backend (issue 18): two hosts keep one user's state on the user's entry in
+//! Debian's slapd, on an `--internal` Docker network of the test's own.
+
+use twofold_e2e::{Directory, Host, SshAuth};
+
+/// A host of the fleet: alice's local account, sshd with the packaged examples, and the
+/// `[directory]` table of its own host account.
+fn fleet_host(dir: &Directory, name: &str, enroll: bool) -> Host {
+    let password = format!("{name}-secret");
+    let config = dir.add_host(name, &password);
+    let builder = Host::new()
+        .network(dir.network())
+        .user("alice")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .config(&config)
+        .secret_file("/etc/twofold/ldap.secret", &format!("{password}\n"));
+    if enroll {
+        builder.enrolled("alice").build()
+    } else {
+        builder.build()
+    }
+}
+
+#[test]
+fn enrolled_once_in_the_directory_a_user_logs_in_on_two_hosts_and_a_code_used_on_one_is_refused_on_the_other(
+) {
+    let dir = Directory::start();
+    dir.add_user("alice", "alice-password");
+    // Root on host A runs `twofold enroll --user alice` (the builder's enrollment): the
+    // state goes to alice's entry, and host B never enrolls her.
+    let a = fleet_host(&dir, "host-a", true);
+    let b = fleet_host(&dir, "host-b", false);
+    let stored = dir.search_as(
+        "cn=host-b,ou=hosts,dc=example,dc=org",
+        "host-b-secret",
+        "alice",
+        "twofoldState",
+    );
+    stored.assert_success();
+    assert!(
+        stored.stdout.contains("twofoldState::"),
+        "the enrollment is not on alice's entry:\n{stored}"
+    );
+
+    let code = a.totp("alice");
+    a.ssh("alice").answer_with(&code).run().assert_success();
+    a.decision(1)
+        .assert("alice", "totp", "success")
+        .assert_reason_contains("plain_ldap_for_tests");
+    // The same code on host B, within its 90 s window: refused, as a replay.
+    b.ssh("alice").answer_with(&code).run().assert_failure();
+    b.decision(1)
+        .assert_denied("alice", "totp")
+        .assert_reason_contains("replay");
+    // The next step's code works on B, and then not on A.
+    let next = a.totp_in_steps("alice", 1);
+    b.ssh("alice").answer_with(&next).run().assert_success();
+    b.decision(2).assert("alice", "totp", "success");
+    a.ssh("alice").answer_with(&next).run().assert_failure();
+    a.decision(2)
+        .assert_denied("alice", "totp")
+        .assert_reason_contains("replay");
+
+    // No server answers: refused, with the reason in the auth log.
+    dir.stop();
+    let later = a.totp_in_steps("alice", 2);
+    a.ssh("alice").answer_with(&later).run().assert_failure();
+    a.decision(3)
+        .assert_refused("alice")
+        .assert_reason_contains("directory unreachable");
+}
+
+#[test]
+fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state() {
+    let dir = Directory::start();
+    dir.add_user("alice", "alice-password");
+    dir.add_host("host-a", "host-a-secret");
+    let host_dn = "cn=host-a,ou=hosts,dc=example,dc=org";
+    let alice_dn = "uid=alice,ou=people,dc=example,dc=org";
+    // A host gives alice a state, as a first enrollment does (the class and the value).
+    dir.modify_as(
+        host_dn,
+        "host-a-secret",
+        "alice",
+        "add: objectClass\nobjectClass: twofoldUser\n-\nadd: twofoldState\ntwofoldState: state-of-alice\n",
+    )
+    .assert_success();
+    // The host reads it; the same search as alice returns her entry without it.
+    let as_host = dir.search_as(host_dn, "host-a-secret", "alice", "twofoldState");
+    as_host.assert_success();
+    assert!(
+        as_host.stdout.contains("twofoldState: state-of-alice"),
+        "{as_host}"
+    );
+    let as_alice = dir.search_as(alice_dn, "alice-password", "alice", "twofoldState");
+    as_alice.assert_success();
+    assert!(as_alice.stdout.contains(alice_dn), "{as_alice}");
+    assert!(!as_alice.stdout.contains("twofoldState"), "{as_alice}");
+    // Neither replace, delete nor add: insufficient access (50), and the value stays.
+    for change in [
+        "replace: twofoldState\ntwofoldState: mine\n",
+        "delete: twofoldState\n",
+        "delete: objectClass\nobjectClass: twofoldUser\n",
+    ] {
+        let out = dir.modify_as(alice_dn, "alice-password", "alice", change);
+        out.assert_failure()
+            .assert_stderr_contains("Insufficient access (50)");
+    }
+    let after = dir.search_as(
+        host_dn,
+        "host-a-secret",
+        "alice",
+        "twofoldState objectClass",
+    );
+    assert!(
+        after.stdout.contains("twofoldState: state-of-alice"),
+        "{after}"
+    );
+    assert!(after.stdout.contains("objectClass: twofoldUser"), "{after}");
+}
