@@ -118,3 +118,55 @@ fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state
     );
     assert!(after.stdout.contains("objectClass: twofoldUser"), "{after}");
 }
+
+#[test]
+fn one_code_raced_by_logins_on_two_hosts_admits_exactly_one_in_the_fleet() {
+    const RACERS: usize = 10;
+    const GO: &str = "/tmp/go";
+    let dir = Directory::start();
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", true);
+    let b = fleet_host(&dir, "host-b", false);
+    let code = a.totp("alice");
+
+    let outputs: Vec<_> = std::thread::scope(|scope| {
+        let logins: Vec<_> = (0..RACERS)
+            .flat_map(|_| [&a, &b])
+            .map(|host| {
+                let login = host.ssh("alice").answer_with(&code).hold_answer_until(GO);
+                scope.spawn(move || login.run())
+            })
+            .collect();
+        // Every login has read alice's state and waits at the prompt: then all answer.
+        for host in [&a, &b] {
+            host.run(&format!(
+                "for _ in $(seq 600); do [ $(ls /tmp/login.*/waiting 2>/dev/null | wc -l) -ge {RACERS} ] \
+                 && exit 0; sleep 0.05; done; echo not all logins reached the prompt >&2; exit 1"
+            ))
+            .assert_success();
+        }
+        for host in [&a, &b] {
+            host.run(&format!(": >{GO}")).assert_success();
+        }
+        logins
+            .into_iter()
+            .map(|login| login.join().expect("login thread"))
+            .collect()
+    });
+
+    let admitted = outputs.iter().filter(|out| out.success()).count();
+    assert_eq!(
+        admitted,
+        1,
+        "one code let {admitted} of {} logins on two hosts in",
+        2 * RACERS
+    );
+    // Every login was decided by the module: one success in the fleet, the rest refused.
+    let decisions: Vec<_> = [&a, &b]
+        .iter()
+        .flat_map(|host| host.decisions(RACERS))
+        .collect();
+    assert_eq!(decisions.len(), 2 * RACERS);
+    let successes = decisions.iter().filter(|d| d.result() == "success").count();
+    assert_eq!(successes, 1, "{successes} successes logged");
+}
