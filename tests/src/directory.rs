@@ -3,7 +3,8 @@
 //! test creates with `--internal` (no route out) and removes afterwards. It serves
 //! `dc=example,dc=org` with twofold's shipped schema and ACL example
 //! (`packaging/ldap/`, read when the test runs), hosts below `ou=hosts` and users below
-//! `ou=people`.
+//! `ou=people`. It answers on ldaps:// with a certificate from a test CA made for each
+//! test with the host's `openssl` (EC keys, valid one day), and on plain ldap://.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,6 +22,8 @@ pub const BASE: &str = "ou=people,dc=example,dc=org";
 pub struct Directory {
     network: String,
     server: Option<Container>,
+    /// The test CA's certificate (PEM), for the hosts' `ca_file`.
+    ca: String,
 }
 
 impl Directory {
@@ -44,6 +47,7 @@ impl Directory {
         let mut directory = Directory {
             network,
             server: None,
+            ca: String::new(),
         };
         let inspected = docker(&["image", "inspect", "--format", "{{.Id}}", SLAPD_IMAGE]);
         assert!(
@@ -54,13 +58,35 @@ impl Directory {
         server
             .exec(
                 "root",
-                "slapd -h 'ldap:/// ldapi:///' -u openldap -g openldap && for _ in $(seq 200); do \
-                 ldapsearch -Q -Y EXTERNAL -H ldapi:/// -b cn=config -s base >/dev/null 2>&1 \
-                 && exit 0; sleep 0.05; done; echo slapd does not answer >&2; exit 1",
+                &format!("slapd -h 'ldap:/// ldapi:///' -u openldap -g openldap && {WAIT}"),
                 b"",
             )
             .assert_success();
         let config = "ldapmodify -Q -Y EXTERNAL -H ldapi:///";
+        let (ca, cert, key) = test_certificates(server.name());
+        let install = "install -d -o openldap -g openldap -m 0700 /etc/ldap/tls && \
+                       cat >/etc/ldap/tls/all.pem && cd /etc/ldap/tls && \
+                       sed -n '1,/END CERTIFICATE/p' all.pem >ca.pem && \
+                       sed '1,/END CERTIFICATE/d' all.pem | sed -n '1,/END CERTIFICATE/p' >cert.pem && \
+                       sed '1,/END CERTIFICATE/d' all.pem | sed '1,/END CERTIFICATE/d' >key.pem && \
+                       rm all.pem && chown openldap:openldap *.pem && chmod 0600 key.pem";
+        server
+            .exec("root", install, format!("{ca}{cert}{key}").as_bytes())
+            .assert_success();
+        let tls = "dn: cn=config\nchangetype: modify\n\
+                   replace: olcTLSCACertificateFile\nolcTLSCACertificateFile: /etc/ldap/tls/ca.pem\n-\n\
+                   replace: olcTLSCertificateFile\nolcTLSCertificateFile: /etc/ldap/tls/cert.pem\n-\n\
+                   replace: olcTLSCertificateKeyFile\nolcTLSCertificateKeyFile: /etc/ldap/tls/key.pem\n";
+        server.exec("root", config, tls.as_bytes()).assert_success();
+        // Started again with the ldaps:// listener, now that it has a certificate.
+        server
+            .exec(
+                "root",
+                &format!("{STOP} && slapd -h 'ldap:/// ldaps:/// ldapi:///' -u openldap -g openldap && {WAIT}"),
+                b"",
+            )
+            .assert_success();
+        directory.ca = ca;
         for (command, file) in [
             (
                 "ldapadd -Q -Y EXTERNAL -H ldapi:///",
@@ -121,21 +147,36 @@ impl Directory {
         ));
     }
 
-    /// A host account `cn=NAME` below `ou=hosts`, and the `twofold.toml` of that host
-    /// (plain LDAP on this test network, with the logged opt-out); its password file is
+    /// The test CA's certificate (PEM): a host's `/etc/twofold/ldap-ca.pem`.
+    pub fn ca(&self) -> &str {
+        &self.ca
+    }
+
+    /// The certificate (PEM) of another CA, which did not sign the server's.
+    pub fn other_ca() -> String {
+        test_certificates("twofold-e2e-other").0
+    }
+
+    /// A host account `cn=NAME` below `ou=hosts`, and the `twofold.toml` of that host:
+    /// ldaps:// with `ca_file = "/etc/twofold/ldap-ca.pem"` (holding [`Directory::ca`]), or
+    /// with `plain`, ldap:// and the logged opt-out. Its password file is
     /// `/etc/twofold/ldap.secret` and holds `password`.
     #[track_caller]
-    pub fn add_host(&self, name: &str, password: &str) -> String {
+    pub fn add_host(&self, name: &str, password: &str, plain: bool) -> String {
         self.add(&format!(
             "dn: cn={name},ou=hosts,dc=example,dc=org\nobjectClass: applicationProcess\n\
              objectClass: simpleSecurityObject\ncn: {name}\nuserPassword: {password}\n"
         ));
+        let server = self.server().name();
+        let transport = if plain {
+            format!("uri = [\"ldap://{server}\"]\nplain_ldap_for_tests = true\n")
+        } else {
+            format!("uri = [\"ldaps://{server}\"]\nca_file = \"/etc/twofold/ldap-ca.pem\"\n")
+        };
         format!(
-            "[directory]\nuri = [\"ldap://{}\"]\nbase = \"{BASE}\"\n\
+            "[directory]\n{transport}base = \"{BASE}\"\n\
              bind_dn = \"cn={name},ou=hosts,dc=example,dc=org\"\n\
-             bind_password_file = \"/etc/twofold/ldap.secret\"\ntimeout = \"3s\"\n\
-             plain_ldap_for_tests = true\n",
-            self.server().name()
+             bind_password_file = \"/etc/twofold/ldap.secret\"\ntimeout = \"3s\"\n"
         )
     }
 
@@ -166,12 +207,49 @@ impl Directory {
     /// Stops slapd: the directory is then unreachable.
     #[track_caller]
     pub fn stop(&self) {
-        self.run(
-            "kill $(cat /var/run/slapd/slapd.pid) && for _ in $(seq 200); do \
-             [ -e /var/run/slapd/slapd.pid ] || exit 0; sleep 0.05; done; exit 1",
-        )
-        .assert_success();
+        self.run(STOP).assert_success();
     }
+}
+
+/// Waits until slapd answers on ldapi://.
+const WAIT: &str = "for _ in $(seq 200); do ldapsearch -Q -Y EXTERNAL -H ldapi:/// -b cn=config \
+                    -s base >/dev/null 2>&1 && exit 0; sleep 0.05; done; \
+                    echo slapd does not answer >&2; exit 1";
+/// Stops slapd and waits until it is gone.
+const STOP: &str = "kill $(cat /var/run/slapd/slapd.pid) && for _ in $(seq 200); do \
+                    [ -e /var/run/slapd/slapd.pid ] || break; sleep 0.05; done && \
+                    [ ! -e /var/run/slapd/slapd.pid ]";
+
+/// A test CA, and a certificate it signed for `server` (its DNS name): PEM texts of the CA's
+/// certificate, the server's certificate and the server's key. Made by the host's openssl.
+fn test_certificates(server: &str) -> (String, String, String) {
+    let dir = std::env::temp_dir().join(format!("{server}-{}-tls", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).expect("a directory for the test CA");
+    let script = format!(
+        "set -e; cd {dir}; ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'
+         openssl req -x509 $ec -keyout ca.key -out ca.pem -days 1 -subj /CN=twofold-e2e-test-ca
+         openssl req $ec -keyout server.key -out server.csr -subj /CN={server}
+         printf 'subjectAltName=DNS:{server}\n' >ext
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+             -out server.pem -days 1 -extfile ext",
+        dir = dir.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run sh for openssl: {e}"));
+    assert!(
+        out.status.success(),
+        "openssl could not make the test CA (scripts/install-deps.sh installs it):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let pems = (read("ca.pem"), read("server.pem"), read("server.key"));
+    let _ = std::fs::remove_dir_all(&dir);
+    pems
 }
 
 impl Drop for Directory {

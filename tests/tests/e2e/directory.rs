@@ -4,15 +4,20 @@
 use twofold_e2e::{Directory, Host, SshAuth};
 
 /// A host of the fleet: alice's local account, sshd with the packaged examples, and the
-/// `[directory]` table of its own host account.
-fn fleet_host(dir: &Directory, name: &str, enroll: bool) -> Host {
+/// `[directory]` table of its own host account (TLS with the test CA, or `plain`).
+fn fleet_host(dir: &Directory, name: &str, enroll: bool, plain: bool) -> Host {
+    fleet_host_trusting(dir, name, enroll, plain, dir.ca())
+}
+
+fn fleet_host_trusting(dir: &Directory, name: &str, enroll: bool, plain: bool, ca: &str) -> Host {
     let password = format!("{name}-secret");
-    let config = dir.add_host(name, &password);
+    let config = dir.add_host(name, &password, plain);
     let builder = Host::new()
         .network(dir.network())
         .user("alice")
         .sshd(SshAuth::PublickeyThenTotp)
         .config(&config)
+        .file("/etc/twofold/ldap-ca.pem", ca)
         .secret_file("/etc/twofold/ldap.secret", &format!("{password}\n"));
     if enroll {
         builder.enrolled("alice").build()
@@ -28,8 +33,8 @@ fn enrolled_once_in_the_directory_a_user_logs_in_on_two_hosts_and_a_code_used_on
     dir.add_user("alice", "alice-password");
     // Root on host A runs `twofold enroll --user alice` (the builder's enrollment): the
     // state goes to alice's entry, and host B never enrolls her.
-    let a = fleet_host(&dir, "host-a", true);
-    let b = fleet_host(&dir, "host-b", false);
+    let a = fleet_host(&dir, "host-a", true, false);
+    let b = fleet_host(&dir, "host-b", false, false);
     let stored = dir.search_as(
         "cn=host-b,ou=hosts,dc=example,dc=org",
         "host-b-secret",
@@ -44,9 +49,12 @@ fn enrolled_once_in_the_directory_a_user_logs_in_on_two_hosts_and_a_code_used_on
 
     let code = a.totp("alice");
     a.ssh("alice").answer_with(&code).run().assert_success();
-    a.decision(1)
-        .assert("alice", "totp", "success")
-        .assert_reason_contains("plain_ldap_for_tests");
+    let first = a.decision(1);
+    first.assert("alice", "totp", "success");
+    assert!(
+        !first.reason().contains("plain_ldap"),
+        "TLS expected: {first:?}"
+    );
     // The same code on host B, within its 90 s window: refused, as a replay.
     b.ssh("alice").answer_with(&code).run().assert_failure();
     b.decision(1)
@@ -71,10 +79,31 @@ fn enrolled_once_in_the_directory_a_user_logs_in_on_two_hosts_and_a_code_used_on
 }
 
 #[test]
+fn a_directory_whose_certificate_the_ca_file_does_not_vouch_for_is_unreachable() {
+    let dir = Directory::start();
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", true, false);
+    let stranger = fleet_host_trusting(&dir, "host-b", false, false, &Directory::other_ca());
+    let code = a.totp("alice");
+    stranger
+        .ssh("alice")
+        .answer_with(&code)
+        .run()
+        .assert_failure();
+    stranger
+        .decision(1)
+        .assert_refused("alice")
+        .assert_reason_contains("directory unreachable")
+        .assert_reason_contains("certificate verify failed");
+    // The code was not used: the host trusting the right CA takes it.
+    a.ssh("alice").answer_with(&code).run().assert_success();
+}
+
+#[test]
 fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state() {
     let dir = Directory::start();
     dir.add_user("alice", "alice-password");
-    dir.add_host("host-a", "host-a-secret");
+    dir.add_host("host-a", "host-a-secret", true);
     let host_dn = "cn=host-a,ou=hosts,dc=example,dc=org";
     let alice_dn = "uid=alice,ou=people,dc=example,dc=org";
     // A host gives alice a state, as a first enrollment does (the class and the value).
@@ -125,8 +154,8 @@ fn one_code_raced_by_logins_on_two_hosts_admits_exactly_one_in_the_fleet() {
     const GO: &str = "/tmp/go";
     let dir = Directory::start();
     dir.add_user("alice", "alice-password");
-    let a = fleet_host(&dir, "host-a", true);
-    let b = fleet_host(&dir, "host-b", false);
+    let a = fleet_host(&dir, "host-a", true, true);
+    let b = fleet_host(&dir, "host-b", false, true);
     let code = a.totp("alice");
 
     let outputs: Vec<_> = std::thread::scope(|scope| {
@@ -169,4 +198,11 @@ fn one_code_raced_by_logins_on_two_hosts_admits_exactly_one_in_the_fleet() {
     assert_eq!(decisions.len(), 2 * RACERS);
     let successes = decisions.iter().filter(|d| d.result() == "success").count();
     assert_eq!(successes, 1, "{successes} successes logged");
+    // Over plain LDAP, every decision says so.
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d.reason().contains("plain_ldap_for_tests = true")),
+        "{decisions:?}"
+    );
 }
