@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::docker::{docker, Container};
+use crate::docker::{docker, Container, Slot};
 use crate::docs::repo_file;
 use crate::login::quote;
 use crate::output::Output;
@@ -22,13 +22,18 @@ pub const BASE: &str = "ou=people,dc=example,dc=org";
 pub struct Directory {
     network: String,
     server: Option<Container>,
+    /// The container slots of the server and its hosts, taken at once; released last.
+    _slots: Slot,
     /// The test CA's certificate (PEM), for the hosts' `ca_file`.
     ca: String,
 }
 
 impl Directory {
+    /// The network and slapd, with container slots for `hosts` hosts besides the server
+    /// (hosts beyond them run without one).
     #[track_caller]
-    pub fn start() -> Directory {
+    pub fn start(hosts: usize) -> Directory {
+        let slots = Slot::acquire(1 + hosts);
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let network = format!(
             "twofold-e2e-net-{}-{}",
@@ -47,6 +52,7 @@ impl Directory {
         let mut directory = Directory {
             network,
             server: None,
+            _slots: slots,
             ca: String::new(),
         };
         let inspected = docker(&["image", "inspect", "--format", "{{.Id}}", SLAPD_IMAGE]);

@@ -29,7 +29,7 @@ fn fleet_host_trusting(dir: &Directory, name: &str, enroll: bool, plain: bool, c
 #[test]
 fn enrolled_once_in_the_directory_a_user_logs_in_on_two_hosts_and_a_code_used_on_one_is_refused_on_the_other(
 ) {
-    let dir = Directory::start();
+    let dir = Directory::start(2);
     dir.add_user("alice", "alice-password");
     // Root on host A runs `twofold enroll --user alice` (the builder's enrollment): the
     // state goes to alice's entry, and host B never enrolls her.
@@ -80,7 +80,7 @@ fn enrolled_once_in_the_directory_a_user_logs_in_on_two_hosts_and_a_code_used_on
 
 #[test]
 fn a_directory_whose_certificate_the_ca_file_does_not_vouch_for_is_unreachable() {
-    let dir = Directory::start();
+    let dir = Directory::start(2);
     dir.add_user("alice", "alice-password");
     let a = fleet_host(&dir, "host-a", true, false);
     let stranger = fleet_host_trusting(&dir, "host-b", false, false, &Directory::other_ca());
@@ -101,7 +101,7 @@ fn a_directory_whose_certificate_the_ca_file_does_not_vouch_for_is_unreachable()
 
 #[test]
 fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state() {
-    let dir = Directory::start();
+    let dir = Directory::start(0);
     dir.add_user("alice", "alice-password");
     dir.add_host("host-a", "host-a-secret", true);
     let host_dn = "cn=host-a,ou=hosts,dc=example,dc=org";
@@ -152,7 +152,7 @@ fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state
 fn one_code_raced_by_logins_on_two_hosts_admits_exactly_one_in_the_fleet() {
     const RACERS: usize = 10;
     const GO: &str = "/tmp/go";
-    let dir = Directory::start();
+    let dir = Directory::start(2);
     dir.add_user("alice", "alice-password");
     let a = fleet_host(&dir, "host-a", true, true);
     let b = fleet_host(&dir, "host-b", false, true);
