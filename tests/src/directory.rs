@@ -210,6 +210,20 @@ impl Directory {
         )
     }
 
+    /// Freezes slapd (SIGSTOP): connections are still accepted by the kernel, never answered.
+    #[track_caller]
+    pub fn freeze(&self) {
+        self.run("kill -STOP $(cat /var/run/slapd/slapd.pid)")
+            .assert_success();
+    }
+
+    /// Lets a frozen slapd run again (SIGCONT).
+    #[track_caller]
+    pub fn thaw(&self) {
+        self.run("kill -CONT $(cat /var/run/slapd/slapd.pid)")
+            .assert_success();
+    }
+
     /// Stops slapd: the directory is then unreachable.
     #[track_caller]
     pub fn stop(&self) {

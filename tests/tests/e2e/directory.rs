@@ -69,11 +69,21 @@ fn enrolled_once_in_the_directory_a_user_logs_in_on_two_hosts_and_a_code_used_on
         .assert_denied("alice", "totp")
         .assert_reason_contains("replay");
 
-    // No server answers: refused, with the reason in the auth log.
-    dir.stop();
+    // A server that accepts connections and never answers (frozen): the login is refused
+    // once `timeout` (3 s) has run out, not left hanging (the module logs nothing until
+    // it returns, and the harness's ssh gives up after 30 s).
     let later = a.totp_in_steps("alice", 2);
+    dir.freeze();
     a.ssh("alice").answer_with(&later).run().assert_failure();
+    dir.thaw();
     a.decision(3)
+        .assert_refused("alice")
+        .assert_reason_contains("directory unreachable")
+        .assert_reason_contains("timeout");
+    // No server at all: refused, with the reason in the auth log.
+    dir.stop();
+    a.ssh("alice").answer_with(&later).run().assert_failure();
+    a.decision(4)
         .assert_refused("alice")
         .assert_reason_contains("directory unreachable");
 }
