@@ -11,8 +11,11 @@
 //! The host binds with its own account; the password comes from a root-owned file checked
 //! like a secret file. Every connection attempt and every operation is bounded by `timeout`;
 //! the URIs are tried in order, and when none answers the login is refused ("directory
-//! unreachable"). ldap3's synchronous connection runs a current-thread tokio runtime, which
-//! is dropped (its threads joined) with the connection, before the caller returns.
+//! unreachable"). TLS is rustls (ring), linked in: a system TLS library loaded with the
+//! module would cost every login, directory or not, its symbol relocations (about 5 M
+//! instructions with OpenSSL 3). ldap3's synchronous connection runs a current-thread tokio
+//! runtime, which is dropped (its threads joined) with the connection, before the caller
+//! returns.
 
 use crate::config::Directory;
 use crate::secret::{SecretFile, MAX_FILE_BYTES};
@@ -21,6 +24,7 @@ use ldap3::{LdapConn, LdapConnSettings, LdapError, Mod, Scope, SearchEntry};
 use rustix::fs::{fstat, FileType, Mode, OFlags, ResolveFlags};
 use std::collections::HashSet;
 use std::io::Read;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub const OBJECT_CLASS: &str = "twofoldUser";
@@ -322,12 +326,12 @@ fn failed(what: &str, e: &LdapError) -> StoreError {
 /// Connects to the first URI that answers and binds as the host.
 fn connect(dir: &Directory) -> Result<LdapConn, StoreError> {
     let password = read_bind_password(&dir.bind_password_file)?;
-    let connector = tls_connector(dir)?;
+    let tls = tls_config(dir)?;
     let mut reasons = Vec::with_capacity(dir.uri.len());
     for uri in &dir.uri {
         let settings = LdapConnSettings::new()
             .set_conn_timeout(dir.timeout)
-            .set_connector(connector.clone());
+            .set_config(tls.clone());
         let bound = LdapConn::with_settings(settings, uri).and_then(|mut conn| {
             conn.with_timeout(dir.timeout)
                 .simple_bind(&dir.bind_dn, &password)?
@@ -346,35 +350,53 @@ fn connect(dir: &Directory) -> Result<LdapConn, StoreError> {
     ))
 }
 
-/// TLS with the configured CA only, or the system's CAs without `ca_file`.
-fn tls_connector(dir: &Directory) -> Result<native_tls::TlsConnector, StoreError> {
-    let mut builder = native_tls::TlsConnector::builder();
-    if let Some(ca) = &dir.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| {
+/// TLS (rustls) trusting the configured CA only, or the system's CAs without `ca_file`.
+fn tls_config(dir: &Directory) -> Result<Arc<rustls::ClientConfig>, StoreError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    match &dir.ca_file {
+        Some(ca) => {
+            let bad = |problem: String| {
+                error(
+                    problem,
+                    "fix directory.ca_file in twofold.toml",
+                    ErrorKind::Unsafe,
+                )
+            };
+            let pem = std::fs::read(ca).map_err(|e| StoreError {
+                kind: ErrorKind::Io,
+                ..bad(format!("ca_file {ca} cannot be read: {e}"))
+            })?;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| bad(format!("ca_file {ca} is not PEM: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| bad(format!("ca_file {ca} holds a bad certificate: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(bad(format!("ca_file {ca} holds no certificate")));
+            }
+        }
+        None => {
+            // Certificates the system holds but rustls cannot use are left out.
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| {
             error(
-                format!("ca_file {ca} cannot be read: {e}"),
-                "fix directory.ca_file in twofold.toml",
+                format!("TLS setup failed: {e}"),
+                "report this as a bug",
                 ErrorKind::Io,
             )
-        })?;
-        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-            error(
-                format!("ca_file {ca} is not a PEM certificate: {e}"),
-                "fix directory.ca_file in twofold.toml",
-                ErrorKind::Unsafe,
-            )
-        })?;
-        builder
-            .add_root_certificate(cert)
-            .disable_built_in_roots(true);
-    }
-    builder.build().map_err(|e| {
-        error(
-            format!("TLS setup failed: {e}"),
-            "check the system's OpenSSL",
-            ErrorKind::Io,
-        )
-    })
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// Reads the host's bind password: a regular file owned by root, mode 0600 or 0400, one
