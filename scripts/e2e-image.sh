@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Docker images the end-to-end suite (tests/, crate twofold-e2e) runs in.
 #
-#   scripts/e2e-image.sh          base image if missing, release build and .deb
+#   scripts/e2e-image.sh          base and slapd images if missing, release build and .deb
 #                                 (scripts/build-packages.sh deb), then the test image
 #   scripts/e2e-image.sh base     only the base image
+#   scripts/e2e-image.sh slapd    only the directory server image (twofold-slapd:bookworm)
 #   TWOFOLD_E2E_SKIP_BUILD=1 scripts/e2e-image.sh    package the release binaries already built
 #
 # The base image comes from debootstrap and `docker import`: no registry is needed.
@@ -15,6 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 BASE_IMAGE=twofold-base:bookworm
+SLAPD_IMAGE=twofold-slapd:bookworm
 TEST_REPO=twofold-e2e
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -66,6 +68,49 @@ build_base() {
     $SUDO rm -rf "$rootfs"
     trap - EXIT
     log "built $BASE_IMAGE in $((SECONDS - started)) s"
+}
+
+# The directory server of the directory tests: Debian's slapd and ldap-utils installed in a
+# chroot of a copy of the base image's files (the debootstrap tree), then `docker import`.
+# Built once and kept, like the base image. slapd is preseeded to serve dc=example,dc=org
+# with cn=admin,dc=example,dc=org (password "admin"); the tests load twofold's schema and
+# ACL example from packaging/ldap themselves, so the shipped files are what is tested.
+build_slapd() {
+    if docker image inspect "$SLAPD_IMAGE" >/dev/null 2>&1; then
+        log "$SLAPD_IMAGE exists"
+        return
+    fi
+    local rootfs cid started
+    started=$SECONDS
+    rootfs=$(mktemp -d /tmp/twofold-slapd-rootfs.XXXXXX)
+    # shellcheck disable=SC2064
+    trap "$SUDO umount '$rootfs/proc' 2>/dev/null; $SUDO rm -rf '$rootfs'" EXIT
+    cid=$(docker create "$BASE_IMAGE" true)
+    docker export "$cid" | $SUDO tar -C "$rootfs" -x
+    docker rm "$cid" >/dev/null
+    $SUDO cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+    $SUDO mount -t proc proc "$rootfs/proc"
+    log "installing slapd and ldap-utils into a copy of $BASE_IMAGE"
+    printf '%s\n' \
+        'slapd slapd/domain string example.org' \
+        'slapd shared/organization string Example' \
+        'slapd slapd/password1 password admin' \
+        'slapd slapd/password2 password admin' \
+        'slapd slapd/no_configuration boolean false' |
+        $SUDO chroot "$rootfs" debconf-set-selections
+    # policy-rc.d: the package's scripts must not start a slapd in the chroot (on the host).
+    $SUDO chroot "$rootfs" sh -ec 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils
+        apt-get clean; rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d' >/tmp/twofold-slapd.log 2>&1 ||
+        { tail -n 30 /tmp/twofold-slapd.log >&2; die "installing slapd failed (log: /tmp/twofold-slapd.log)"; }
+    $SUDO umount "$rootfs/proc"
+    $SUDO truncate -s 0 "$rootfs/etc/resolv.conf"
+    $SUDO tar -C "$rootfs" -c . | docker import - "$SLAPD_IMAGE" >/dev/null
+    $SUDO rm -rf "$rootfs"
+    trap - EXIT
+    log "built $SLAPD_IMAGE in $((SECONDS - started)) s"
 }
 
 # Builds the release binaries and the packages with the packaging's own script (both, as
@@ -129,10 +174,15 @@ build_test_image() {
 
 case "${1:-all}" in
 base) build_base ;;
+slapd)
+    build_base
+    build_slapd
+    ;;
 all)
     build_base
+    build_slapd
     deb=$(build_deb)
     build_test_image "$deb"
     ;;
-*) die "usage: $0 [all|base]" ;;
+*) die "usage: $0 [all|base|slapd]" ;;
 esac

@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and the tests need, if missing. CI starts on a fresh
 # machine: nothing installed by hand may be assumed.
 set -euo pipefail
-need=(libpam0g-dev pamtester libpam-wrapper libnss-wrapper oathtool debootstrap lintian rpm
+need=(libpam0g-dev openssl pamtester libpam-wrapper libnss-wrapper oathtool debootstrap lintian rpm
       zbar-tools tmux util-linux valgrind strace)
 missing=()
 for p in "${need[@]}"; do

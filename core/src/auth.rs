@@ -5,7 +5,8 @@
 use crate::account::{Account, AccountError};
 use crate::codes::{classify, Attempt};
 use crate::config::Config;
-use crate::store::{ErrorKind, Location, Storage, Update, UserFile};
+use crate::directory::DirectoryEntry;
+use crate::store::{Backend, ErrorKind, Location, Storage, Update, UserFile};
 use crate::verify::{decide_with, precompute, Origin};
 use crate::UnixTime;
 use zeroize::Zeroizing;
@@ -131,7 +132,17 @@ impl Outcome {
 }
 
 pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation) -> Outcome {
-    authenticate_with(config, req, conv, Account::lookup)
+    let mut outcome = authenticate_with(config, req, conv, Account::lookup);
+    if config
+        .directory
+        .as_ref()
+        .is_some_and(|d| d.plain_ldap_for_tests)
+    {
+        outcome
+            .reason
+            .push_str("; directory.plain_ldap_for_tests = true: the directory may be reached without TLS (test networks only)");
+    }
+    outcome
 }
 
 /// As [`authenticate`], with the account from `lookup`: tests give accounts whose home is
@@ -188,7 +199,9 @@ fn authenticate_with(
             return refuse_after_prompt(conv, format!("exempt group check: {e}"), Level::Error)
         }
     }
-    if config.secret_path.is_system_mode() && !req.caller.is_root() {
+    // The directory backend binds with a root-only password: root only, as in system mode.
+    let as_root = config.secret_path.is_system_mode() || config.directory.is_some();
+    if as_root && !req.caller.is_root() {
         // Only root can read (and must write) the system directory. A screen locker runs PAM
         // as the user it unlocks (xscreensaver, i3lock, swaylock, vlock): the answer gives it
         // nothing its user does not already have, so the rest of its stack decides. Only the
@@ -200,7 +213,7 @@ fn authenticate_with(
         let [ruid, euid, suid] = req.caller.uids;
         // The service and the remote host are in the log line's context already.
         let why = format!(
-            "system mode needs root, and this program runs as uid {euid} (real {ruid}, saved {suid})"
+            "system mode and the directory need root, and this program runs as uid {euid} (real {ruid}, saved {suid})"
         );
         let refusal = if !config.screen_lockers.iter().any(|s| s == req.service) {
             Some("its service is not in screen_lockers: refused; run it as root, or if it is a screen locker add its PAM service to screen_lockers in twofold.toml(5)".to_string())
@@ -230,13 +243,15 @@ fn authenticate_with(
             },
         };
     }
-    let loc = match Location::for_account(config, &account) {
-        Ok(l) => l,
-        Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
+    let mut storage = match &config.directory {
+        Some(dir) => Backend::Directory(DirectoryEntry::new(dir, &account.name)),
+        None => match Location::for_account(config, &account) {
+            Ok(l) => Backend::File(UserFile::new(l)),
+            Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),
+        },
     };
-    // Read without the lock, for the work before the transaction (the prompt, argon2): the
-    // read inside the transaction decides.
-    let mut storage = UserFile::new(loc);
+    // Read outside the transaction, for the work before it (the prompt, argon2): the read
+    // inside the transaction decides.
     let peeked = match storage.read() {
         Ok(Some(file)) => file,
         Ok(None) if config.unenrolled_may_pass(req.now) => {

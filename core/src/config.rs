@@ -123,6 +123,27 @@ pub struct Config {
     pub rate_limit: RateLimit,
     /// Where the CLI appends a JSON line for every change root makes (admin actions).
     pub audit_log: String,
+    /// `[directory]`: the state lives on the users' LDAP entries instead of secret files.
+    pub directory: Option<Directory>,
+}
+
+/// The `[directory]` table: where the directory is and how the host binds to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directory {
+    /// `ldaps://` URIs, tried in order (`ldap://` only with `plain_ldap_for_tests`).
+    pub uri: Vec<String>,
+    /// Where the users' entries are (`uid=USER` below it).
+    pub base: String,
+    /// The host's own account in the directory.
+    pub bind_dn: String,
+    /// Its password: a root-owned file, mode 0600 or 0400, never through a symlink.
+    pub bind_password_file: String,
+    /// The CA that signed the servers' certificates (otherwise the system's).
+    pub ca_file: Option<String>,
+    /// Bound on each connection attempt and each operation.
+    pub timeout: std::time::Duration,
+    /// Allows `ldap://` without TLS: for test networks only; every login logs it.
+    pub plain_ldap_for_tests: bool,
 }
 
 impl Default for Config {
@@ -143,6 +164,7 @@ impl Default for Config {
             prompt: "Verification code: ".into(),
             issuer: "twofold".into(),
             audit_log: "/var/log/twofold/audit.log".into(),
+            directory: None,
             rate_limit: RateLimit {
                 free_failures: 5,
                 base_delay_secs: 30,
@@ -185,6 +207,21 @@ struct RawConfig {
     issuer: Option<String>,
     audit_log: Option<String>,
     rate_limit: Option<RawRateLimit>,
+    directory: Option<RawDirectory>,
+}
+
+/// The `[directory]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    uri: Vec<String>,
+    base: String,
+    bind_dn: String,
+    bind_password_file: String,
+    ca_file: Option<String>,
+    timeout: Option<String>,
+    #[serde(default)]
+    plain_ldap_for_tests: bool,
 }
 
 /// The `[rate_limit]` table as written.
@@ -355,6 +392,9 @@ impl Config {
                 return Err("rate_limit.max_delay_secs must not be below base_delay_secs".into());
             }
         }
+        if let Some(d) = raw.directory {
+            c.directory = Some(parse_directory(d)?);
+        }
         Ok(c)
     }
 
@@ -366,6 +406,76 @@ impl Config {
 
 fn datetime_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Option::<toml::value::Datetime>::deserialize(d).map(|v| v.map(|d| d.to_string()))
+}
+
+fn parse_directory(d: RawDirectory) -> Result<Directory, String> {
+    if d.uri.is_empty() || d.uri.len() > 8 {
+        return Err("directory.uri must list 1 to 8 servers".into());
+    }
+    for u in &d.uri {
+        let (plain, rest) = match (u.strip_prefix("ldaps://"), u.strip_prefix("ldap://")) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            _ => return Err(format!("directory.uri \"{u}\" must start with ldaps://")),
+        };
+        let host = rest.strip_suffix('/').unwrap_or(rest);
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
+        {
+            return Err(format!(
+                "directory.uri \"{u}\" must be a server and an optional port, nothing else"
+            ));
+        }
+        if plain && !d.plain_ldap_for_tests {
+            return Err(format!(
+                "directory.uri \"{u}\" is plain LDAP, without TLS: the host's password and every user's secrets would cross the network in clear; use ldaps:// (plain_ldap_for_tests = true allows it on a test network)"
+            ));
+        }
+    }
+    for (name, dn) in [("base", &d.base), ("bind_dn", &d.bind_dn)] {
+        if !dn.contains('=') || dn.len() > 1024 || dn.contains(['\0', '\n', '\r']) {
+            return Err(format!(
+                "directory.{name} = \"{dn}\" is not a distinguished name (like dc=example,dc=org)"
+            ));
+        }
+    }
+    let file = |name: &str, p: &str| -> Result<(), String> {
+        if !p.starts_with('/') || p.ends_with('/') || p.contains("/../") || p.contains('\0') {
+            return Err(format!(
+                "directory.{name} = \"{p}\" must be an absolute path to a file"
+            ));
+        }
+        Ok(())
+    };
+    file("bind_password_file", &d.bind_password_file)?;
+    if let Some(ca) = &d.ca_file {
+        file("ca_file", ca)?;
+    }
+    let timeout = match &d.timeout {
+        None => std::time::Duration::from_secs(3),
+        Some(t) => humantime::parse_duration(t)
+            .ok()
+            .filter(|t| {
+                (std::time::Duration::from_millis(100)..=std::time::Duration::from_secs(60))
+                    .contains(t)
+            })
+            .ok_or_else(|| {
+                format!(
+                    "directory.timeout = \"{t}\" must be a duration from 100ms to 60s, like \"3s\""
+                )
+            })?,
+    };
+    Ok(Directory {
+        uri: d.uri,
+        base: d.base,
+        bind_dn: d.bind_dn,
+        bind_password_file: d.bind_password_file,
+        ca_file: d.ca_file,
+        timeout,
+        plain_ldap_for_tests: d.plain_ldap_for_tests,
+    })
 }
 
 fn parse_secret_path(p: &str) -> Result<SecretPath, String> {
@@ -496,6 +606,93 @@ mod tests {
         ] {
             assert!(Config::parse(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    const DIRECTORY: &str = r#"
+        [directory]
+        uri = ["ldaps://ldap1.example.org", "ldaps://ldap2.example.org:636/"]
+        base = "ou=people,dc=example,dc=org"
+        bind_dn = "cn=host-web1,ou=hosts,dc=example,dc=org"
+        bind_password_file = "/etc/twofold/ldap.secret"
+        "#;
+
+    #[test]
+    fn no_directory_table_keeps_the_files() {
+        assert_eq!(Config::parse("window = 1").unwrap().directory, None);
+    }
+
+    #[test]
+    fn a_directory_table_parses_with_tls_and_a_three_second_timeout_by_default() {
+        let d = Config::parse(DIRECTORY).unwrap().directory.unwrap();
+        assert_eq!(
+            d.uri,
+            [
+                "ldaps://ldap1.example.org",
+                "ldaps://ldap2.example.org:636/"
+            ]
+        );
+        assert_eq!(d.base, "ou=people,dc=example,dc=org");
+        assert_eq!(d.bind_dn, "cn=host-web1,ou=hosts,dc=example,dc=org");
+        assert_eq!(d.bind_password_file, "/etc/twofold/ldap.secret");
+        assert_eq!(d.ca_file, None);
+        assert_eq!(d.timeout, std::time::Duration::from_secs(3));
+        assert!(!d.plain_ldap_for_tests);
+        let d = Config::parse(&format!(
+            "{DIRECTORY}ca_file = \"/etc/twofold/ldap-ca.pem\"\ntimeout = \"500ms\""
+        ))
+        .unwrap()
+        .directory
+        .unwrap();
+        assert_eq!(d.ca_file.as_deref(), Some("/etc/twofold/ldap-ca.pem"));
+        assert_eq!(d.timeout, std::time::Duration::from_millis(500));
+    }
+
+    #[test]
+    fn plain_ldap_needs_the_explicit_opt_out() {
+        let plain = DIRECTORY.replace("ldaps://ldap1", "ldap://ldap1");
+        let e = Config::parse(&plain).unwrap_err();
+        assert!(e.contains("plain_ldap_for_tests"), "{e}");
+        let d = Config::parse(&format!("{plain}plain_ldap_for_tests = true"))
+            .unwrap()
+            .directory
+            .unwrap();
+        assert!(d.plain_ldap_for_tests);
+    }
+
+    #[test]
+    fn bad_directory_tables_are_errors() {
+        for (from, to) in [
+            (
+                r#"["ldaps://ldap1.example.org", "ldaps://ldap2.example.org:636/"]"#,
+                "[]",
+            ),
+            ("ldaps://ldap1.example.org", "https://ldap1.example.org"),
+            ("ldaps://ldap1.example.org", "ldaps://"),
+            ("ldaps://ldap1.example.org", "ldaps://ldap1/ou=x?uid"),
+            ("ldaps://ldap1.example.org", "ldaps://a b"),
+            ("ou=people,dc=example,dc=org", ""),
+            ("cn=host-web1,ou=hosts,dc=example,dc=org", "host-web1"),
+            ("/etc/twofold/ldap.secret", "ldap.secret"),
+            ("/etc/twofold/ldap.secret", "/etc/twofold/"),
+            ("bind_dn", "bind_dnn"),
+        ] {
+            let bad = DIRECTORY.replace(from, to);
+            assert_ne!(bad, DIRECTORY, "{from} not in the table");
+            assert!(Config::parse(&bad).is_err(), "{bad} was accepted");
+        }
+        for extra in [
+            "timeout = \"50ms\"",
+            "timeout = \"2m\"",
+            "timeout = \"soon\"",
+            "timeout = 3",
+            "ca_file = \"ca.pem\"",
+            "starttls = true",
+        ] {
+            let bad = format!("{DIRECTORY}{extra}");
+            assert!(Config::parse(&bad).is_err(), "{bad} was accepted");
+        }
+        let missing = DIRECTORY.replace("base = \"ou=people,dc=example,dc=org\"", "");
+        assert!(Config::parse(&missing).is_err(), "no base accepted");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod account;
 pub mod auth;
 pub mod codes;
 pub mod config;
+pub mod directory;
 pub mod doctor;
 pub mod kdf;
 pub mod log;

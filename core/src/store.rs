@@ -764,6 +764,32 @@ impl Storage for UserFile {
     }
 }
 
+/// The backend `twofold.toml` chose: the secret file, or the user's directory entry
+/// (`[directory]`). `Storage` has generic methods, so callers hold this rather than a `dyn`.
+pub enum Backend<'a> {
+    File(UserFile),
+    Directory(crate::directory::DirectoryEntry<'a>),
+}
+
+impl Storage for Backend<'_> {
+    fn read(&mut self) -> Result<Option<SecretFile>, StoreError> {
+        match self {
+            Backend::File(s) => s.read(),
+            Backend::Directory(s) => s.read(),
+        }
+    }
+
+    fn update<T>(
+        &mut self,
+        decide: impl FnMut(&SecretFile) -> (T, Option<SecretFile>),
+    ) -> Result<Update<T>, StoreError> {
+        match self {
+            Backend::File(s) => s.update(decide),
+            Backend::Directory(s) => s.update(decide),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,11 @@
 //! output goes. Permission rules live here, in one place.
 
 use crate::error::{Error, Result};
+use crate::stored::Place;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use twofold_core::account::Account;
-use twofold_core::store::Location;
 use twofold_core::{Config, UnixTime};
 use zeroize::Zeroizing;
 
@@ -140,8 +140,9 @@ impl Invocation {
         &self,
         account: &Account,
         instead: impl FnOnce(&str) -> String,
-    ) -> Result<Location> {
-        if self.config.secret_path.is_system_mode() && !self.invoker.is_root() {
+    ) -> Result<Place> {
+        let root_only = self.config.secret_path.is_system_mode() || self.config.directory.is_some();
+        if root_only && !self.invoker.is_root() {
             return Err(Error::SystemMode {
                 user: account.name.clone(),
                 instead: instead(&account.name),
@@ -150,8 +151,8 @@ impl Invocation {
         self.location(account)
     }
 
-    pub fn location(&self, account: &Account) -> Result<Location> {
-        Ok(Location::for_account(&self.config, account)?)
+    pub fn location(&self, account: &Account) -> Result<Place> {
+        Place::for_account(&self.config, account)
     }
 
     /// Who did it, for logs and `issued_by`.

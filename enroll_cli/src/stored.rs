@@ -1,27 +1,81 @@
-//! Reading and changing a secret file, always through `twofold_core::store` (the code path
-//! the module uses: fsuid, no symlinks, lock, atomic replace). Slow work (argon2) is done by
-//! the callers before they take the lock, so logins never wait on it.
+//! Reading and changing a user's state, always through `twofold_core` (the code paths the
+//! module uses): the secret file through `store` (fsuid, no symlinks, lock, atomic replace),
+//! or the user's directory entry through `directory` (one compare-and-swap modify). Slow
+//! work (argon2) is done by the callers before they take the lock, so logins never wait on it.
 
 use crate::error::{Error, Result};
-use twofold_core::store::{Location, SecretStore, StoreError};
-use twofold_core::SecretFile;
+use twofold_core::account::Account;
+use twofold_core::config::Directory;
+use twofold_core::directory::DirectoryEntry;
+use twofold_core::store::{ErrorKind, Location, SecretStore, StoreError};
+use twofold_core::{Config, SecretFile};
 
-/// The file as it is now, without the lock (for display and early checks).
-pub fn peek(loc: &Location) -> Result<Option<SecretFile>> {
-    Ok(peek_file(loc)??)
+/// Where a user's state is kept: their secret file, or their entry in the directory
+/// (`[directory]` in twofold.toml).
+pub enum Place {
+    File(Location),
+    Directory {
+        dir: Directory,
+        user: String,
+        /// For messages, where a file would give its path.
+        name: String,
+    },
 }
 
-/// Like [`peek`], but a problem with the file itself (not its directory) is returned as the
-/// inner error, for commands that may replace a broken file.
-pub fn peek_file(loc: &Location) -> Result<Result<Option<SecretFile>, StoreError>> {
+impl Place {
+    pub fn for_account(config: &Config, account: &Account) -> Result<Place> {
+        let Some(dir) = &config.directory else {
+            return Ok(Place::File(Location::for_account(config, account)?));
+        };
+        if dir.plain_ldap_for_tests {
+            eprintln!("twofold: warning: directory.plain_ldap_for_tests = true: the directory may be reached without TLS (test networks only)");
+        }
+        Ok(Place::Directory {
+            dir: dir.clone(),
+            user: account.name.clone(),
+            name: format!("the directory entry of uid={}", account.name),
+        })
+    }
+
+    /// The file's path, or which directory entry.
+    pub fn path(&self) -> &str {
+        match self {
+            Place::File(loc) => loc.path(),
+            Place::Directory { name, .. } => name,
+        }
+    }
+}
+
+/// The state as it is now, without the lock (for display and early checks).
+pub fn peek(place: &Place) -> Result<Option<SecretFile>> {
+    Ok(peek_file(place)??)
+}
+
+/// Like [`peek`], but a problem with the state itself (not its directory, not the
+/// connection) is returned as the inner error, for commands that may replace a broken one.
+pub fn peek_file(place: &Place) -> Result<Result<Option<SecretFile>, StoreError>> {
+    let loc = match place {
+        Place::File(loc) => loc,
+        Place::Directory { dir, user, .. } => {
+            use twofold_core::store::Storage;
+            return match DirectoryEntry::new(dir, user).read() {
+                Err(e) if e.kind == ErrorKind::Io => Err(e.into()),
+                read => Ok(read),
+            };
+        }
+    };
     Ok(match SecretStore::open(loc)? {
         Some(store) => store.read(),
         None => Ok(None),
     })
 }
 
-/// Removes the file under the lock (admin reset). `false` if there was none.
-pub fn remove(loc: &Location) -> Result<bool> {
+/// Removes the state under the lock (admin reset). `false` if there was none.
+pub fn remove(place: &Place) -> Result<bool> {
+    let loc = match place {
+        Place::File(loc) => loc,
+        Place::Directory { dir, user, .. } => return Ok(DirectoryEntry::new(dir, user).remove()?),
+    };
     let Some(store) = SecretStore::open(loc)? else {
         return Ok(false);
     };
@@ -29,14 +83,22 @@ pub fn remove(loc: &Location) -> Result<bool> {
     Ok(store.remove(&lock)?)
 }
 
-/// Runs `decide` on the current file under the user's lock and writes the file it returns.
-/// `create` makes the directories when missing (a first enrollment); without it, a missing
-/// directory means there is no file, and `decide` must refuse.
+/// Runs `decide` on the current state under the user's lock (in the directory: one
+/// compare-and-swap; an entry another host changed meanwhile is an error, nothing written)
+/// and stores the file it returns. `create` makes the directories when missing (a first
+/// enrollment); without it, a missing directory means there is no file, and `decide` must
+/// refuse.
 pub fn transact<T>(
-    loc: &Location,
+    place: &Place,
     create: bool,
     decide: impl FnOnce(Result<Option<SecretFile>, StoreError>) -> Result<(SecretFile, T)>,
 ) -> Result<T> {
+    let loc = match place {
+        Place::File(loc) => loc,
+        Place::Directory { dir, user, .. } => {
+            return DirectoryEntry::new(dir, user).replace(decide)
+        }
+    };
     let store = if create {
         SecretStore::open_or_create(loc)?
     } else {

@@ -13,7 +13,8 @@ const DEFAULT_IMAGE: &str = "twofold-e2e:latest";
 /// A running container, removed on drop (unless `TWOFOLD_E2E_KEEP=1`).
 pub(crate) struct Container {
     name: String,
-    _slot: Slot,
+    /// `None` on a directory's network: the [`crate::Directory`] holds the slots.
+    _slot: Option<Slot>,
 }
 
 impl Container {
@@ -22,8 +23,18 @@ impl Container {
     /// starts the daemons it needs with `docker exec`. The sleep also bounds the life of a
     /// container whose test process was killed before it could remove it.
     pub(crate) fn start() -> Container {
-        let image = image();
-        let slot = Slot::acquire();
+        Container::run(image(), "none", Some(Slot::acquire(1)))
+    }
+
+    /// As [`Container::start`], of `image`, on the Docker network `network` of a
+    /// [`crate::Directory`], which took the slots of all its containers at once (one at a
+    /// time, two tests each holding some could wait for each other forever). Other
+    /// containers on the network reach it by its [`Container::name`].
+    pub(crate) fn start_on(image: &str, network: &str) -> Container {
+        Container::run(image, network, None)
+    }
+
+    fn run(image: &str, network: &str, slot: Option<Slot>) -> Container {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "twofold-e2e-{}-{}",
@@ -31,7 +42,7 @@ impl Container {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let run = format!(
-            "run --detach --rm --network none --sysctl net.ipv6.conf.lo.disable_ipv6=0 \
+            "run --detach --rm --network {network} --sysctl net.ipv6.conf.lo.disable_ipv6=0 \
              --hostname twofold-e2e \
              --add-host twofold-e2e:127.0.1.1 --label twofold-e2e --name {name} {image} sleep 900"
         );
@@ -164,7 +175,7 @@ impl Drop for Container {
 }
 
 /// The image under test; checked once per process so a missing image gives one clear message.
-fn image() -> &'static str {
+pub(crate) fn image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let image = std::env::var("TWOFOLD_E2E_IMAGE").unwrap_or_else(|_| DEFAULT_IMAGE.into());
@@ -178,7 +189,7 @@ fn image() -> &'static str {
     })
 }
 
-fn docker(args: &[&str]) -> Output {
+pub(crate) fn docker(args: &[&str]) -> Output {
     let out = Command::new("docker")
         .args(args)
         .output()
@@ -201,31 +212,35 @@ fn no_docker(e: std::io::Error) -> ! {
 
 /// Bounds how many containers run at once (`TWOFOLD_E2E_JOBS`, default 4), whatever
 /// parallelism the test runner picks: on two cores more only makes every login slower.
-struct Slot;
+/// A slot may count several containers, taken together (at most the limit).
+pub(crate) struct Slot {
+    count: usize,
+}
 
 static RUNNING: Mutex<usize> = Mutex::new(0);
 static FREED: Condvar = Condvar::new();
 
 impl Slot {
-    fn acquire() -> Slot {
+    pub(crate) fn acquire(count: usize) -> Slot {
         let limit = std::env::var("TWOFOLD_E2E_JOBS")
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|&n| n > 0)
             .unwrap_or(4);
         let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        while *running >= limit {
+        let count = count.min(limit);
+        while *running + count > limit {
             running = FREED.wait(running).unwrap_or_else(|e| e.into_inner());
         }
-        *running += 1;
-        Slot
+        *running += count;
+        Slot { count }
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        *running -= 1;
-        FREED.notify_one();
+        *running -= self.count;
+        FREED.notify_all();
     }
 }

@@ -117,6 +117,8 @@ pub struct HostBuilder {
     sudoers: Vec<String>,
     config: Option<String>,
     files: Vec<(String, String)>,
+    secrets: Vec<String>,
+    network: Option<String>,
 }
 
 impl HostBuilder {
@@ -162,11 +164,27 @@ impl HostBuilder {
         self
     }
 
+    /// A file owned by root, mode 0600 (a password file), written with the other files.
+    pub fn secret_file(mut self, path: &str, contents: &str) -> Self {
+        self.secrets.push(path.into());
+        self.file(path, contents)
+    }
+
+    /// Runs the machine on the Docker network `name` (a [`crate::Directory`]'s) instead of
+    /// none; its sshd still listens on 127.0.0.1 only.
+    pub fn network(mut self, name: &str) -> Self {
+        self.network = Some(name.into());
+        self
+    }
+
     /// Starts the container, sets it up and returns once its daemons accept logins.
     /// Panics (failing the test) when Docker or the image is missing.
     #[track_caller]
     pub fn build(self) -> Host {
-        let container = Container::start();
+        let container = match &self.network {
+            Some(network) => Container::start_on(crate::docker::image(), network),
+            None => Container::start(),
+        };
         let mut host = Host {
             container,
             enrollments: BTreeMap::new(),
@@ -283,6 +301,9 @@ impl HostBuilder {
                 Contents::Example(name) => s += &format!("cp {EXAMPLES}/{name} {path}\n"),
             }
             s += &format!("chmod 0644 {path}\n");
+        }
+        for path in &self.secrets {
+            s += &format!("chmod 0600 {}\n", quote(path));
         }
         if !self.sudoers.is_empty() {
             s += "chmod 0440 /etc/sudoers.d/twofold-e2e\n";

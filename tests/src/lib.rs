@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod auth_log;
+mod directory;
 mod docker;
 mod docs;
 mod host;
@@ -31,6 +32,7 @@ mod login;
 mod output;
 
 pub use auth_log::Decision;
+pub use directory::Directory;
 pub use docs::{man_snippet, repo_file, snippet};
 pub use host::{Enrollment, Host, HostBuilder, SshAuth, SudoAuth, User};
 pub use login::{SshLogin, SudoRun};

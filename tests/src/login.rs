@@ -11,6 +11,7 @@ pub struct SshLogin<'h> {
     answers: Vec<String>,
     command: String,
     address: String,
+    hold: Option<String>,
 }
 
 impl<'h> SshLogin<'h> {
@@ -21,7 +22,16 @@ impl<'h> SshLogin<'h> {
             answers: Vec::new(),
             command: "id -un".into(),
             address: "127.0.0.1".into(),
+            hold: None,
         }
+    }
+
+    /// Holds the answer to the prompt until the file `go` exists in the container (the
+    /// login has then read the user's state and waits at the prompt, which it says with a
+    /// file `waiting` in its /tmp/login.* directory): for races on a state read by all.
+    pub fn hold_answer_until(mut self, go: &str) -> Self {
+        self.hold = Some(go.into());
+        self
     }
 
     /// The address of sshd to connect to (default 127.0.0.1), and so the client's own
@@ -59,12 +69,22 @@ impl<'h> SshLogin<'h> {
             quote(&self.address),
             quote(&self.command)
         );
+        let askpass = match &self.hold {
+            None => "askpass=/usr/local/bin/askpass".to_string(),
+            Some(go) => format!(
+                r#"askpass="$d/askpass"
+printf '#!/bin/sh\n: >"$ASKPASS_DIR/waiting"\nuntil [ -e %s ]; do sleep 0.01; done\nexec /usr/local/bin/askpass "$@"\n' {go} >"$askpass"
+chmod 0755 "$askpass""#,
+                go = quote(&quote(go)),
+            ),
+        };
         // Prints status, stdout, stderr and the prompts, separated by NUL bytes.
         let script = format!(
             r#"d=$(mktemp -d /tmp/login.XXXXXX)
+{askpass}
 printf '%s' {answers} >"$d/answers"
 : >"$d/prompts"
-SSH_ASKPASS=/usr/local/bin/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=none ASKPASS_DIR="$d" \
+SSH_ASKPASS="$askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none ASKPASS_DIR="$d" \
     timeout 30 setsid -w {ssh} </dev/null >"$d/stdout" 2>"$d/stderr"
 printf '%s\0' "$?"; cat "$d/stdout"; printf '\0'; cat "$d/stderr"; printf '\0'; cat "$d/prompts"
 rm -rf "$d""#,

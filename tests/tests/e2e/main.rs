@@ -7,6 +7,7 @@ mod break_glass;
 mod brute_force;
 mod concurrency;
 mod devices;
+mod directory;
 mod doctor;
 mod documents;
 mod fail_closed;

@@ -1,0 +1,218 @@
+//! The directory backend (issue 18): two hosts keep one user's state on the user's entry in
+//! Debian's slapd, on an `--internal` Docker network of the test's own.
+
+use twofold_e2e::{Directory, Host, SshAuth};
+
+/// A host of the fleet: alice's local account, sshd with the packaged examples, and the
+/// `[directory]` table of its own host account (TLS with the test CA, or `plain`).
+fn fleet_host(dir: &Directory, name: &str, enroll: bool, plain: bool) -> Host {
+    fleet_host_trusting(dir, name, enroll, plain, dir.ca())
+}
+
+fn fleet_host_trusting(dir: &Directory, name: &str, enroll: bool, plain: bool, ca: &str) -> Host {
+    let password = format!("{name}-secret");
+    let config = dir.add_host(name, &password, plain);
+    let builder = Host::new()
+        .network(dir.network())
+        .user("alice")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .config(&config)
+        .file("/etc/twofold/ldap-ca.pem", ca)
+        .secret_file("/etc/twofold/ldap.secret", &format!("{password}\n"));
+    if enroll {
+        builder.enrolled("alice").build()
+    } else {
+        builder.build()
+    }
+}
+
+#[test]
+fn enrolled_once_in_the_directory_a_user_logs_in_on_two_hosts_and_a_code_used_on_one_is_refused_on_the_other(
+) {
+    let dir = Directory::start(2);
+    dir.add_user("alice", "alice-password");
+    // Root on host A runs `twofold enroll --user alice` (the builder's enrollment): the
+    // state goes to alice's entry, and host B never enrolls her.
+    let a = fleet_host(&dir, "host-a", true, false);
+    let b = fleet_host(&dir, "host-b", false, false);
+    let stored = dir.search_as(
+        "cn=host-b,ou=hosts,dc=example,dc=org",
+        "host-b-secret",
+        "alice",
+        "twofoldState",
+    );
+    stored.assert_success();
+    assert!(
+        stored.stdout.contains("twofoldState::"),
+        "the enrollment is not on alice's entry:\n{stored}"
+    );
+
+    let code = a.totp("alice");
+    a.ssh("alice").answer_with(&code).run().assert_success();
+    let first = a.decision(1);
+    first.assert("alice", "totp", "success");
+    assert!(
+        !first.reason().contains("plain_ldap"),
+        "TLS expected: {first:?}"
+    );
+    // The same code on host B, within its 90 s window: refused, as a replay.
+    b.ssh("alice").answer_with(&code).run().assert_failure();
+    b.decision(1)
+        .assert_denied("alice", "totp")
+        .assert_reason_contains("replay");
+    // The next step's code works on B, and then not on A.
+    let next = a.totp_in_steps("alice", 1);
+    b.ssh("alice").answer_with(&next).run().assert_success();
+    b.decision(2).assert("alice", "totp", "success");
+    a.ssh("alice").answer_with(&next).run().assert_failure();
+    a.decision(2)
+        .assert_denied("alice", "totp")
+        .assert_reason_contains("replay");
+
+    // A server that accepts connections and never answers (frozen): the login is refused
+    // once `timeout` (3 s) has run out, not left hanging (the module logs nothing until
+    // it returns, and the harness's ssh gives up after 30 s).
+    let later = a.totp_in_steps("alice", 2);
+    dir.freeze();
+    a.ssh("alice").answer_with(&later).run().assert_failure();
+    dir.thaw();
+    a.decision(3)
+        .assert_refused("alice")
+        .assert_reason_contains("directory unreachable")
+        .assert_reason_contains("timeout");
+    // No server at all: refused, with the reason in the auth log.
+    dir.stop();
+    a.ssh("alice").answer_with(&later).run().assert_failure();
+    a.decision(4)
+        .assert_refused("alice")
+        .assert_reason_contains("directory unreachable");
+}
+
+#[test]
+fn a_directory_whose_certificate_the_ca_file_does_not_vouch_for_is_unreachable() {
+    let dir = Directory::start(2);
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", true, false);
+    let stranger = fleet_host_trusting(&dir, "host-b", false, false, &Directory::other_ca());
+    let code = a.totp("alice");
+    stranger
+        .ssh("alice")
+        .answer_with(&code)
+        .run()
+        .assert_failure();
+    stranger
+        .decision(1)
+        .assert_refused("alice")
+        .assert_reason_contains("directory unreachable")
+        .assert_reason_contains("invalid peer certificate");
+    // The code was not used: the host trusting the right CA takes it.
+    a.ssh("alice").answer_with(&code).run().assert_success();
+}
+
+#[test]
+fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state() {
+    let dir = Directory::start(0);
+    dir.add_user("alice", "alice-password");
+    dir.add_host("host-a", "host-a-secret", true);
+    let host_dn = "cn=host-a,ou=hosts,dc=example,dc=org";
+    let alice_dn = "uid=alice,ou=people,dc=example,dc=org";
+    // A host gives alice a state, as a first enrollment does (the class and the value).
+    dir.modify_as(
+        host_dn,
+        "host-a-secret",
+        "alice",
+        "add: objectClass\nobjectClass: twofoldUser\n-\nadd: twofoldState\ntwofoldState: state-of-alice\n",
+    )
+    .assert_success();
+    // The host reads it; the same search as alice returns her entry without it.
+    let as_host = dir.search_as(host_dn, "host-a-secret", "alice", "twofoldState");
+    as_host.assert_success();
+    assert!(
+        as_host.stdout.contains("twofoldState: state-of-alice"),
+        "{as_host}"
+    );
+    let as_alice = dir.search_as(alice_dn, "alice-password", "alice", "twofoldState");
+    as_alice.assert_success();
+    assert!(as_alice.stdout.contains(alice_dn), "{as_alice}");
+    assert!(!as_alice.stdout.contains("twofoldState"), "{as_alice}");
+    // Neither replace, delete nor add: insufficient access (50), and the value stays.
+    for change in [
+        "replace: twofoldState\ntwofoldState: mine\n",
+        "delete: twofoldState\n",
+        "delete: objectClass\nobjectClass: twofoldUser\n",
+    ] {
+        let out = dir.modify_as(alice_dn, "alice-password", "alice", change);
+        out.assert_failure()
+            .assert_stderr_contains("Insufficient access (50)");
+    }
+    let after = dir.search_as(
+        host_dn,
+        "host-a-secret",
+        "alice",
+        "twofoldState objectClass",
+    );
+    assert!(
+        after.stdout.contains("twofoldState: state-of-alice"),
+        "{after}"
+    );
+    assert!(after.stdout.contains("objectClass: twofoldUser"), "{after}");
+}
+
+#[test]
+fn one_code_raced_by_logins_on_two_hosts_admits_exactly_one_in_the_fleet() {
+    const RACERS: usize = 10;
+    const GO: &str = "/tmp/go";
+    let dir = Directory::start(2);
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", true, true);
+    let b = fleet_host(&dir, "host-b", false, true);
+    let code = a.totp("alice");
+
+    let outputs: Vec<_> = std::thread::scope(|scope| {
+        let logins: Vec<_> = (0..RACERS)
+            .flat_map(|_| [&a, &b])
+            .map(|host| {
+                let login = host.ssh("alice").answer_with(&code).hold_answer_until(GO);
+                scope.spawn(move || login.run())
+            })
+            .collect();
+        // Every login has read alice's state and waits at the prompt: then all answer.
+        for host in [&a, &b] {
+            host.run(&format!(
+                "for _ in $(seq 600); do [ $(ls /tmp/login.*/waiting 2>/dev/null | wc -l) -ge {RACERS} ] \
+                 && exit 0; sleep 0.05; done; echo not all logins reached the prompt >&2; exit 1"
+            ))
+            .assert_success();
+        }
+        for host in [&a, &b] {
+            host.run(&format!(": >{GO}")).assert_success();
+        }
+        logins
+            .into_iter()
+            .map(|login| login.join().expect("login thread"))
+            .collect()
+    });
+
+    let admitted = outputs.iter().filter(|out| out.success()).count();
+    assert_eq!(
+        admitted,
+        1,
+        "one code let {admitted} of {} logins on two hosts in",
+        2 * RACERS
+    );
+    // Every login was decided by the module: one success in the fleet, the rest refused.
+    let decisions: Vec<_> = [&a, &b]
+        .iter()
+        .flat_map(|host| host.decisions(RACERS))
+        .collect();
+    assert_eq!(decisions.len(), 2 * RACERS);
+    let successes = decisions.iter().filter(|d| d.result() == "success").count();
+    assert_eq!(successes, 1, "{successes} successes logged");
+    // Over plain LDAP, every decision says so.
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d.reason().contains("plain_ldap_for_tests = true")),
+        "{decisions:?}"
+    );
+}
