@@ -58,10 +58,9 @@ impl Container {
         &self.name
     }
 
-    /// Runs `script` with `sh -c` as `user`, `stdin` on its standard input.
-    pub(crate) fn exec(&self, user: &str, script: &str, stdin: &[u8]) -> Output {
-        let started = std::time::Instant::now();
-        let mut child = Command::new("docker")
+    /// `docker exec` of `sh -c script` as `user`, with every stream piped.
+    fn spawn(&self, user: &str, script: &str) -> std::process::Child {
+        Command::new("docker")
             .args([
                 "exec",
                 "--interactive",
@@ -76,7 +75,13 @@ impl Container {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| no_docker(e));
+            .unwrap_or_else(|e| no_docker(e))
+    }
+
+    /// Runs `script` with `sh -c` as `user`, `stdin` on its standard input.
+    pub(crate) fn exec(&self, user: &str, script: &str, stdin: &[u8]) -> Output {
+        let started = std::time::Instant::now();
+        let mut child = self.spawn(user, script);
         let mut input = child.stdin.take().expect("stdin is piped");
         // A command that exits without reading its input closes the pipe: not our concern.
         let _ = input.write_all(stdin);
@@ -110,22 +115,7 @@ impl Container {
         script: &str,
         mut answer: impl FnMut(&str) -> Option<String>,
     ) -> Output {
-        let mut child = Command::new("docker")
-            .args([
-                "exec",
-                "--interactive",
-                "--user",
-                user,
-                &self.name,
-                "sh",
-                "-c",
-                script,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| no_docker(e));
+        let mut child = self.spawn(user, script);
         let mut input = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");
