@@ -109,6 +109,16 @@ impl Location {
                 "fix secret_path in twofold.toml",
             ));
         }
+        // With a template such as `/var/lib/twofold/{user}`, the user `alice.lock` would get
+        // alice's lock file as their secret file, and `.alice.tmp` her temp file: enrolling
+        // them would rename over her lock. No secret file may have such a name.
+        if file.ends_with(".lock") || (file.starts_with('.') && file.ends_with(".tmp")) {
+            return Err(StoreError::new(
+                path,
+                "has the name of another secret file's lock or temp file",
+                "end secret_path's file name with .toml, e.g. /var/lib/twofold/{user}.toml",
+            ));
+        }
         let mut loc = Location {
             dir: if dir.is_empty() {
                 "/".into()
@@ -888,6 +898,17 @@ mod tests {
         let bytes = read_checked(fd, path.to_str().unwrap(), owner).unwrap();
         assert_eq!(&bytes[..], b"old");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_secret_file_named_like_a_lock_or_temp_file_is_refused() {
+        for path in ["/var/lib/twofold/alice.lock", "/var/lib/twofold/.alice.tmp"] {
+            let err = Location::from_path(path, Owner::Root).unwrap_err();
+            assert!(err.problem.contains("lock or temp file"), "{err}");
+        }
+        for path in ["/var/lib/twofold/alice.toml", "/var/lib/twofold/alice.tmp"] {
+            Location::from_path(path, Owner::Root).unwrap();
+        }
     }
 
     #[test]
