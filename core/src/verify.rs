@@ -438,6 +438,15 @@ mod tests {
         assert_eq!(d.reason, "wrong code; 2 consecutive failures");
     }
 
+    /// A file with one imported google-authenticator scratch code, and that code typed.
+    fn with_an_imported_scratch_code() -> (SecretFile, Attempt) {
+        let mut f = file();
+        let scratch = Zeroizing::new("12345678".to_string());
+        f.set_legacy_scratch_codes(std::slice::from_ref(&scratch), 0)
+            .unwrap();
+        (f, classify(scratch.as_bytes()))
+    }
+
     /// Imported google-authenticator scratch codes have 8 digits, about 27 bits: guessed
     /// without a limit they would fall in days, so they share the app codes' throttle and
     /// lock (as google-authenticator's RATE_LIMIT covered them too). Recovery codes (80 bits)
@@ -445,11 +454,7 @@ mod tests {
     #[test]
     fn imported_scratch_codes_are_paused_and_locked_with_app_codes() {
         let config = Config::default();
-        let mut f = file();
-        let scratch = Zeroizing::new("12345678".to_string());
-        f.set_legacy_scratch_codes(std::slice::from_ref(&scratch), 0)
-            .unwrap();
-        let typed = classify(scratch.as_bytes());
+        let (mut f, typed) = with_an_imported_scratch_code();
         f.state.failures = config.rate_limit.free_failures;
         f.state.throttled_until = NOW + 30;
         let d = decide(&f, &typed, &config, NOW, &ORIGIN);
@@ -475,11 +480,7 @@ mod tests {
     #[test]
     fn no_argon2_for_a_scratch_code_while_app_codes_are_paused_or_locked() {
         let config = Config::default();
-        let mut f = file();
-        let scratch = Zeroizing::new("12345678".to_string());
-        f.set_legacy_scratch_codes(std::slice::from_ref(&scratch), 0)
-            .unwrap();
-        let typed = classify(scratch.as_bytes());
+        let (mut f, typed) = with_an_imported_scratch_code();
         assert!(precompute(&f, &typed, &config, NOW).is_some());
         f.state.failures = config.rate_limit.totp_lockout_after;
         assert!(precompute(&f, &typed, &config, NOW).is_none(), "locked");

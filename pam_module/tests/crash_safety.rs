@@ -642,12 +642,12 @@ fn report(what: &str, t: &Tally) {
     );
 }
 
-#[test]
-fn logins_killed_at_every_file_syscall_leave_the_old_or_the_new_file() {
-    let w = World::new();
+/// Sweeps each of `ops` (a kill at each file syscall), checks every sweep saw both the old
+/// and the new version, and returns the kills in all.
+fn sweep_each(w: &World, ops: &[Op]) -> usize {
     let mut total = 0;
-    for op in [Op::TotpSuccess, Op::TotpFailure, Op::Recovery, Op::Pass] {
-        let t = sweep_syscalls(&w, op);
+    for &op in ops {
+        let t = sweep_syscalls(w, op);
         report(&format!("{op:?}, kill at each syscall"), &t);
         assert!(
             t.old > 0 && t.new > 0,
@@ -655,6 +655,16 @@ fn logins_killed_at_every_file_syscall_leave_the_old_or_the_new_file() {
         );
         total += t.killed;
     }
+    total
+}
+
+#[test]
+fn logins_killed_at_every_file_syscall_leave_the_old_or_the_new_file() {
+    let w = World::new();
+    let total = sweep_each(
+        &w,
+        &[Op::TotpSuccess, Op::TotpFailure, Op::Recovery, Op::Pass],
+    );
     assert!(total >= 80, "only {total} kills");
     w.host
         .login("alice", w.phone.code_at(now()).as_bytes())
@@ -664,16 +674,7 @@ fn logins_killed_at_every_file_syscall_leave_the_old_or_the_new_file() {
 #[test]
 fn cli_edits_killed_at_every_file_syscall_leave_the_old_or_the_new_file() {
     let w = World::new();
-    let mut total = 0;
-    for op in [Op::Regenerate, Op::DeviceAdd, Op::DeviceRemove] {
-        let t = sweep_syscalls(&w, op);
-        report(&format!("{op:?}, kill at each syscall"), &t);
-        assert!(
-            t.old > 0 && t.new > 0,
-            "{op:?}: the sweep should see both versions"
-        );
-        total += t.killed;
-    }
+    let total = sweep_each(&w, &[Op::Regenerate, Op::DeviceAdd, Op::DeviceRemove]);
     assert!(total >= 30, "only {total} kills");
 }
 
