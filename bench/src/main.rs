@@ -352,9 +352,6 @@ impl Bench {
         store.write(&lock, file).expect("write");
     }
 
-    /// Removes the temp file the store keeps for the next login to overwrite in place
-    /// (core/src/store.rs, `update`): the state of a file written by a twofold that kept none.
-
     /// What `google-authenticator -t -d -f -r 3 -R 30 -w 3` writes: TOTP, DISALLOW_REUSE,
     /// rate limit 3 per 30 s, window of 3 codes (±1 step, as twofold's default).
     fn enroll_ga(&self, u: &User) {
