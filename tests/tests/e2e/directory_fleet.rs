@@ -265,7 +265,8 @@ fn a_host_cut_from_the_network_refuses_at_once_and_logs_in_again_when_it_rejoins
     // 3 s timeout per server), not left hanging.
     let (out, cut) = timed(a.ssh("alice").answer_with(&next).time_limit(20));
     out.assert_failure().assert_not_timed_out();
-    a.decision(2)
+    let refusal = a.decision(2);
+    refusal
         .assert_refused("alice")
         .assert_reason_contains("directory unreachable");
     // The rescue account gets in while cut off.
@@ -280,7 +281,10 @@ fn a_host_cut_from_the_network_refuses_at_once_and_logs_in_again_when_it_rejoins
         .assert_stdout("alice");
     a.decision(4).assert("alice", "totp", "success");
 
-    eprintln!("login of a host cut from the network, refused after {cut:?}");
+    eprintln!(
+        "login of a host cut from the network, refused after {cut:?}: {}",
+        refusal.reason()
+    );
 }
 
 /// The documented limit of two writable servers (SECURITY.md, "Two directory servers"):
@@ -324,8 +328,10 @@ fn two_writable_servers_split_from_each_other_accept_a_code_on_each_side_and_the
         "the servers were split"
     );
 
+    let healing = Instant::now();
     dir.heal();
     dir.wait_in_sync();
+    eprintln!("servers in sync {:?} after the heal", healing.elapsed());
     assert_eq!(dir.state_on(0, "alice"), last_write, "ldap2's entry, whole");
     assert_eq!(dir.state_on(1, "alice"), last_write);
     // ldap2's state never saw the second recovery code used: it works again on A ...
