@@ -118,6 +118,19 @@ impl Directory {
     /// takes it by replication before this returns. Hosts need [`Directory::hosts_entries`].
     #[track_caller]
     pub fn start_replicated(hosts: usize) -> Directory {
+        Directory::start_pair(hosts, true)
+    }
+
+    /// As [`Directory::start_replicated`], but `ldap2` is a read-only replica of `ldap1`
+    /// (syncrepl from `ldap1` only, no mirror mode): it answers searches and refuses
+    /// every write but its provider's.
+    #[track_caller]
+    pub fn start_with_read_only_replica(hosts: usize) -> Directory {
+        Directory::start_pair(hosts, false)
+    }
+
+    #[track_caller]
+    fn start_pair(hosts: usize, both_writable: bool) -> Directory {
         let slots = Slot::acquire(2 + hosts);
         let network = network_name();
         create_network(&network);
@@ -155,22 +168,31 @@ impl Directory {
         directory.ca = ca;
         for (i, server) in directory.servers.iter().enumerate() {
             let other = REPLICA_NAMES[1 - i];
-            let ldif = format!(
+            let provider = format!(
                 "dn: cn=config\nchangetype: modify\nreplace: olcServerID\nolcServerID: {id}\n\n\
                  dn: cn=module{{0}},cn=config\nchangetype: modify\nadd: olcModuleLoad\n\
                  olcModuleLoad: syncprov\n\n\
                  dn: olcDatabase={{1}}mdb,cn=config\nchangetype: modify\nadd: olcDbIndex\n\
                  olcDbIndex: entryCSN eq\nolcDbIndex: entryUUID eq\n\n\
                  dn: olcOverlay=syncprov,olcDatabase={{1}}mdb,cn=config\nchangetype: add\n\
-                 objectClass: olcOverlayConfig\nobjectClass: olcSyncProvConfig\nolcOverlay: syncprov\n\n\
-                 dn: olcDatabase={{1}}mdb,cn=config\nchangetype: modify\nadd: olcSyncrepl\n\
+                 objectClass: olcOverlayConfig\nobjectClass: olcSyncProvConfig\nolcOverlay: syncprov\n",
+                id = i + 1,
+            );
+            let consumer = format!(
+                "\ndn: olcDatabase={{1}}mdb,cn=config\nchangetype: modify\nadd: olcSyncrepl\n\
                  olcSyncrepl: rid=00{other_id} provider=ldap://{other} \
                  binddn=\"cn=admin,dc=example,dc=org\" bindmethod=simple credentials=admin \
                  searchbase=\"dc=example,dc=org\" type=refreshAndPersist retry=\"1 +\" \
-                 timeout=1 network-timeout=1 keepalive=1:3:1\n-\nadd: olcMirrorMode\nolcMirrorMode: TRUE\n",
-                id = i + 1,
+                 timeout=1 network-timeout=1 keepalive=1:3:1\n",
                 other_id = 2 - i,
             );
+            let ldif = match (both_writable, i) {
+                (true, _) => {
+                    format!("{provider}{consumer}-\nadd: olcMirrorMode\nolcMirrorMode: TRUE\n")
+                }
+                (false, 0) => provider,
+                (false, _) => format!("{provider}{consumer}"),
+            };
             server
                 .container
                 .exec("root", CONFIG, ldif.as_bytes())

@@ -287,6 +287,41 @@ fn a_host_cut_from_the_network_refuses_at_once_and_logs_in_again_when_it_rejoins
     );
 }
 
+/// SECURITY.md's recommended setup: one writable server and a read-only replica after it
+/// in `uri`. While the provider is down the replica answers the read but refuses the
+/// login's write, so the login is refused (nothing accepted that was not recorded), and
+/// the code still works once the provider is back.
+#[test]
+fn with_a_read_only_replica_as_fallback_logins_are_refused_while_the_writable_server_is_down() {
+    let dir = Directory::start_with_read_only_replica(1);
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", &[0, 1], true);
+    dir.wait_in_sync();
+
+    with_time_left_in_step(10);
+    let code = a.totp("alice");
+    dir.stop_server(0);
+    let (out, refused) = timed(a.ssh("alice").answer_with(&code));
+    out.assert_failure().assert_not_timed_out();
+    let refusal = a.decision(1);
+    refusal
+        .assert_refused("alice")
+        .assert_reason_contains("state not saved");
+    a.ssh("rescue").run().assert_success().assert_no_prompt();
+
+    dir.start_server(0);
+    a.ssh("alice")
+        .answer_with(&code)
+        .run()
+        .assert_success()
+        .assert_stdout("alice");
+    a.decision(3).assert("alice", "totp", "success");
+    eprintln!(
+        "login with the provider down and the replica up, refused after {refused:?}: {}",
+        refusal.reason()
+    );
+}
+
 /// The documented limit of two writable servers (SECURITY.md, "Two directory servers"):
 /// while they cannot reach each other, each takes writes, so one recovery code is
 /// accepted once on each side; when they meet again, the entry written last wins whole
