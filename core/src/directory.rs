@@ -183,7 +183,7 @@ impl<'a> DirectoryEntry<'a> {
             rc if is_conflict(rc) => Ok(false),
             rc => Err(error(
                 format!("refused the change of {}: {} ({rc})", seen.dn, result.text),
-                "check the ACLs: the host's bind_dn must be allowed to write twofoldState and objectClass",
+                write_refused_fix(rc),
                 ErrorKind::Io,
             )),
         }
@@ -313,6 +313,16 @@ fn seen(mut entry: SearchEntry, user: &str) -> Result<Seen, StoreError> {
         has_class,
         value,
     })
+}
+
+/// What to do about a modify the server refused: a read-only replica (a referral, 10, or
+/// unwillingToPerform, 53, as slapd answers for a consumer without an update referral)
+/// takes no writes at all; otherwise the ACLs are the likely cause.
+fn write_refused_fix(rc: u32) -> &'static str {
+    match rc {
+        10 | 53 => "the server takes no writes (a read-only replica?): list the writable provider first in directory.uri; logins that must record a used code are refused while it is down",
+        _ => "check the ACLs: the host's bind_dn must be allowed to write twofoldState and objectClass",
+    }
 }
 
 fn failed(what: &str, e: &LdapError) -> StoreError {
@@ -540,6 +550,14 @@ mod tests {
         std::fs::write(&path, "s3cret\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_write_refused_by_a_read_only_replica_says_so_and_not_acls() {
+        for rc in [10, 53] {
+            assert!(write_refused_fix(rc).contains("read-only replica"), "{rc}");
+        }
+        assert!(write_refused_fix(50).contains("ACLs"));
     }
 
     #[test]

@@ -306,7 +306,8 @@ fn with_a_read_only_replica_as_fallback_logins_are_refused_while_the_writable_se
     let refusal = a.decision(1);
     refusal
         .assert_refused("alice")
-        .assert_reason_contains("state not saved");
+        .assert_reason_contains("state not saved")
+        .assert_reason_contains("read-only replica");
     a.ssh("rescue").run().assert_success().assert_no_prompt();
 
     dir.start_server(0);
