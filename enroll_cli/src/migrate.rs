@@ -28,7 +28,7 @@ enum Direction {
 }
 
 impl Direction {
-    fn from_to(self) -> (&'static str, &'static str) {
+    fn ends(self) -> (&'static str, &'static str) {
         match self {
             Direction::ToDirectory => ("files", "directory"),
             Direction::ToFiles => ("directory", "files"),
@@ -88,7 +88,7 @@ pub fn migrate(inv: &Invocation, user_flag: Option<&str>, args: &MigrateArgs) ->
     let dir = inv.config.directory.as_ref().ok_or(Error::NoDirectory {
         command: "admin migrate",
     })?;
-    let (from, to) = direction.from_to();
+    let (from, to) = direction.ends();
     let mut journal = Journal::open(inv)?;
 
     if let Some(name) = single {
@@ -255,7 +255,7 @@ fn has_file(inv: &Invocation, account: &Account) -> Result<bool> {
 fn refused(account: &Account, direction: Direction, why: &'static str) -> Error {
     Error::MigrationRefused {
         user: account.name.clone(),
-        to: direction.from_to().1,
+        to: direction.ends().1,
         why,
     }
 }
@@ -314,7 +314,7 @@ fn migrate_one(
             }
         }
     };
-    let (from, to) = direction.from_to();
+    let (from, to) = direction.ends();
     journal.record(
         inv,
         Event {

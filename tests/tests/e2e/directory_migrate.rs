@@ -68,8 +68,8 @@ fn readme_many_hosts_moves_a_host_into_the_directory_and_codes_used_before_stay_
 
     // README's steps on host A, whose host account is `web1`, the password typed on stdin.
     dir.add_host("web1", "web1-secret", false);
-    let steps = snippet("README.md", "many-hosts-migrate")
-        .replace("ldap1.example.org", dir.server_name());
+    let steps =
+        snippet("README.md", "many-hosts-migrate").replace("ldap1.example.org", dir.server_name());
     a.write_file("/tmp/many-hosts.sh", &steps);
     let moved = a.run("printf 'web1-secret\\n' | sh -e /tmp/many-hosts.sh");
     moved.assert_success();
@@ -80,7 +80,9 @@ fn readme_many_hosts_moves_a_host_into_the_directory_and_codes_used_before_stay_
     assert!(moved.stdout.contains("1 moved, 0 failed"), "{moved}");
     a.run(&format!("test ! -e {SECRETS}")).assert_success();
     assert_eq!(
-        a.run("stat -c '%U %a' /etc/twofold/ldap.secret").stdout.trim(),
+        a.run("stat -c '%U %a' /etc/twofold/ldap.secret")
+            .stdout
+            .trim(),
         "root 600"
     );
     let log = a.auth_log();
@@ -157,7 +159,11 @@ fn migrate_refuses_bad_input_and_never_overwrites_an_entry_that_holds_a_state() 
             2,
             "either --user NAME or --all, not both",
         ),
-        ("--to-directory --to-files --user alice", 2, "cannot be used with"),
+        (
+            "--to-directory --to-files --user alice",
+            2,
+            "cannot be used with",
+        ),
         ("--to-directory", 2, "--user NAME, or --all"),
         ("--to-directory --user nosuchuser", 1, "no such user"),
     ] {
