@@ -146,9 +146,26 @@ pub fn migrate(inv: &Invocation, user_flag: Option<&str>, args: &MigrateArgs) ->
                 continue;
             }
         };
-        if direction == Direction::ToDirectory && !has_file(inv, &account)? {
-            without_state += 1;
-            continue;
+        if direction == Direction::ToDirectory {
+            match has_file(inv, &account) {
+                Ok(true) => {}
+                Ok(false) => {
+                    without_state += 1;
+                    continue;
+                }
+                // Such as a home that does not exist (system accounts: /nonexistent), or
+                // is not mounted: whether a file is there cannot be told; said, not fatal.
+                Err(e) => {
+                    let reason = format!("cannot look for a secret file: {e}");
+                    inv.say(&format!("{}: skipped: {reason}\n", account.name))?;
+                    users.push(UserJson {
+                        user: account.name,
+                        result: "skipped",
+                        reason: Some(reason),
+                    });
+                    continue;
+                }
+            }
         }
         match migrate_one(inv, dir, &account, direction, &mut journal) {
             Ok(Outcome::NothingToMove) => without_state += 1,
