@@ -1,7 +1,8 @@
 //! `twofold admin migrate` (issue 18): a user's state moves between a host's secret files and
 //! the directory unchanged, so a code used before the move is refused after it on any host,
 //! and an entry that already holds a state is never overwritten. README's "Many hosts" steps
-//! are followed as printed.
+//! are followed as printed. And the CLI's other commands do on the directory what they do on
+//! files.
 
 use twofold_e2e::{snippet, Directory, Host, SshAuth};
 
@@ -251,4 +252,80 @@ fn migrate_to_files_and_back_keeps_the_state_and_the_entry() {
     a.decision(2)
         .assert_denied("alice", "totp")
         .assert_reason_contains("replay");
+}
+
+#[test]
+fn device_recovery_and_admin_commands_change_the_state_in_the_directory_for_every_host() {
+    let dir = Directory::start(2);
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", true);
+    let b = fleet_host(&dir, "host-b", false);
+    let old_codes = a.enrollment("alice").recovery_codes.clone();
+
+    // A device added on A is listed on B; removed on B, gone on A.
+    let added = a.twofold("--json --user alice device add tablet --no-confirm");
+    added.assert_success();
+    let listed = b.twofold("--json --user alice device list");
+    listed.assert_success();
+    let names: Vec<_> = listed.json()["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .map(|d| d["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names, ["default", "tablet"], "{listed}");
+    b.twofold("--user alice device remove tablet --yes")
+        .assert_success();
+    let left = a.twofold("--json --user alice device list");
+    assert_eq!(
+        left.json()["devices"].as_array().map(Vec::len),
+        Some(1),
+        "{left}"
+    );
+
+    // New recovery codes on B: the old ones are refused on A, a new one works there once.
+    let regenerated = b.twofold("--json --user alice recovery regenerate");
+    regenerated.assert_success();
+    let new_code = regenerated.json()["recovery_codes"][0]
+        .as_str()
+        .expect("a recovery code")
+        .to_owned();
+    a.ssh("alice")
+        .answer_with(&old_codes[2])
+        .run()
+        .assert_failure();
+    a.ssh("alice").answer_with(&new_code).run().assert_success();
+    b.ssh("alice").answer_with(&new_code).run().assert_failure();
+
+    // A pass issued on A logs in on B, once.
+    let issued = a.twofold("--json admin issue-pass alice --ttl 10m");
+    issued.assert_success();
+    let pass = issued.json()["pass"].as_str().expect("a pass").to_owned();
+    b.ssh("alice").answer_with(&pass).run().assert_success();
+    a.ssh("alice").answer_with(&pass).run().assert_failure();
+
+    // Unlock on B: A sees no failures.
+    b.twofold("admin unlock alice").assert_success();
+    let status = a.twofold("--json admin status alice");
+    assert_eq!(status.json()["failures"], 0, "{status}");
+    assert_eq!(status.json()["backend"], "directory", "{status}");
+
+    // Reset on B: alice is unenrolled on A; her entry stays, without a state.
+    b.twofold("admin reset alice").assert_success();
+    assert_eq!(dir.state_of("alice"), "");
+    let after = a.twofold("--json status --user alice");
+    assert_eq!(after.json()["enrolled"], false, "{after}");
+    assert_eq!(after.json()["backend"], "directory", "{after}");
+    for action in [
+        "device-add",
+        "device-remove",
+        "admin-issue-pass",
+        "admin-reset",
+    ] {
+        let log = a.auth_log() + &b.auth_log();
+        assert!(
+            log.contains(&format!("action={action} user=\"alice\"")),
+            "{action} is not in the auth logs:\n{log}"
+        );
+    }
 }
