@@ -290,6 +290,8 @@ fn migrate_one(
     // The directory first, as root: in home mode the file is opened with the user's file
     // identity (fsuid), under which the root-only bind password file cannot be read.
     let in_directory = entry.read()?;
+    // Once the entry holds the state, the move is recorded even if removing the file fails.
+    let mut cleanup = Ok(());
     let outcome = match direction {
         Direction::ToDirectory => {
             let Some(store) = SecretStore::open(&loc)? else {
@@ -303,11 +305,11 @@ fn migrate_one(
                 Plan::Copy => {
                     let file = file.ok_or_else(|| Error::Internal("copy without a file".into()))?;
                     entry.create(&file)?;
-                    remove_copied(&store, &lock, &loc)?;
+                    cleanup = remove_copied(&store, &lock, &loc);
                     Outcome::Moved
                 }
                 Plan::AlreadyThere => {
-                    remove_copied(&store, &lock, &loc)?;
+                    cleanup = remove_copied(&store, &lock, &loc);
                     Outcome::Finished
                 }
             }
@@ -332,27 +334,30 @@ fn migrate_one(
         }
     };
     let (from, to) = direction.ends();
+    let result = match outcome {
+        Outcome::Moved => "moved",
+        _ => "finished",
+    };
+    let mut details = vec![
+        ("from", from.to_string()),
+        ("to", to.to_string()),
+        ("path", loc.path().to_string()),
+        ("server", entry.server().unwrap_or("").to_string()),
+        ("result", result.to_string()),
+    ];
+    if direction == Direction::ToDirectory {
+        let removed = if cleanup.is_ok() { "yes" } else { "no" };
+        details.push(("file_removed", removed.to_string()));
+    }
     journal.record(
         inv,
         Event {
             action: "admin-migrate",
             user: &account.name,
-            details: vec![
-                ("from", from.into()),
-                ("to", to.into()),
-                ("path", loc.path().to_string()),
-                ("server", entry.server().unwrap_or("").to_string()),
-                (
-                    "result",
-                    match outcome {
-                        Outcome::Moved => "moved",
-                        _ => "finished",
-                    }
-                    .into(),
-                ),
-            ],
+            details,
         },
     )?;
+    cleanup?;
     Ok(outcome)
 }
 
