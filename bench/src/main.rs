@@ -86,7 +86,8 @@ impl Opts {
         if o.module.as_os_str().is_empty() {
             die(USAGE);
         }
-        o.module = std::fs::canonicalize(&o.module).unwrap_or_else(|e| die(&format!("{}: {e}", o.module.display())));
+        o.module = std::fs::canonicalize(&o.module)
+            .unwrap_or_else(|e| die(&format!("{}: {e}", o.module.display())));
         o
     }
 
@@ -101,12 +102,17 @@ fn die(msg: &str) -> ! {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
 }
 
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut b = vec![0u8; n];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).expect("/dev/urandom");
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .expect("/dev/urandom");
     b
 }
 
@@ -125,18 +131,28 @@ fn device(secret: &[u8]) -> Device {
 
 /// The RFC 6238 code of `secret` now (SHA-1, 6 digits, 30 s): the same for all three modules.
 fn code_now(secret: &[u8]) -> String {
-    twofold_core::totp::code_at(&device(secret), now()).expect("code").to_string()
+    twofold_core::totp::code_at(&device(secret), now())
+        .expect("code")
+        .to_string()
 }
 
 /// A six-digit code that is none of the codes within ±2 steps of now.
 fn wrong_code(secret: &[u8]) -> String {
     let d = device(secret);
     let t = now();
-    let valid: Vec<String> =
-        (0..5).map(|k| twofold_core::totp::code_at(&d, t + k * 30 - 60).expect("code").to_string()).collect();
+    let valid: Vec<String> = (0..5)
+        .map(|k| {
+            twofold_core::totp::code_at(&d, t + k * 30 - 60)
+                .expect("code")
+                .to_string()
+        })
+        .collect();
     loop {
         let b = random_bytes(4);
-        let c = format!("{:06}", u32::from_le_bytes([b[0], b[1], b[2], b[3]]) % 1_000_000);
+        let c = format!(
+            "{:06}",
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]]) % 1_000_000
+        );
         if !valid.contains(&c) {
             return c;
         }
@@ -243,17 +259,30 @@ impl Bench {
     fn new(opts: Opts) -> Bench {
         let root = std::env::var_os("TWOFOLD_BENCH_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/twofold-bench.{}", std::process::id())));
+            .unwrap_or_else(|| {
+                PathBuf::from(format!("/var/tmp/twofold-bench.{}", std::process::id()))
+            });
         let _ = std::fs::remove_dir_all(&root);
-        for d in ["", "pam.d", "home", "nss", "dev-upper", "dev-work", "callgrind"] {
+        for d in [
+            "",
+            "pam.d",
+            "home",
+            "nss",
+            "dev-upper",
+            "dev-work",
+            "callgrind",
+        ] {
             std::fs::create_dir_all(root.join(d)).expect("bench directory");
         }
         for d in ["", "home"] {
-            std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
         }
         // Users look like the ones of this machine: its own passwd and group, plus one.
-        let base_passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_else(|_| "root:x:0:0:root:/root:/bin/sh\n".into());
-        let base_group = std::fs::read_to_string("/etc/group").unwrap_or_else(|_| "root:x:0:\n".into());
+        let base_passwd = std::fs::read_to_string("/etc/passwd")
+            .unwrap_or_else(|_| "root:x:0:0:root:/root:/bin/sh\n".into());
+        let base_group =
+            std::fs::read_to_string("/etc/group").unwrap_or_else(|_| "root:x:0:\n".into());
         Bench {
             opts,
             root,
@@ -277,25 +306,46 @@ impl Bench {
     /// A private mount namespace in which `/dev` is an overlay holding our `/dev/log`.
     fn private_syslog(&self) {
         use nix::mount::{mount, MsFlags};
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap_or_else(|e| die(&format!("unshare: {e} (run as root)")));
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-            .unwrap_or_else(|e| die(&format!("making / private: {e}")));
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .unwrap_or_else(|e| die(&format!("unshare: {e} (run as root)")));
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| die(&format!("making / private: {e}")));
         let data = format!(
             "lowerdir=/dev,upperdir={},workdir={}",
             self.root.join("dev-upper").display(),
             self.root.join("dev-work").display()
         );
-        mount(Some("overlay"), "/dev", Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-            .unwrap_or_else(|e| die(&format!("overlay on /dev: {e}")));
+        mount(
+            Some("overlay"),
+            "/dev",
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .unwrap_or_else(|e| die(&format!("overlay on /dev: {e}")));
         // pam_wrapper keeps its copy of libpam in /tmp/pam.X (one letter: a few dozen names)
         // and removes other processes' copies it thinks stale: a /tmp of our own keeps other
         // pam_wrapper users on this machine (test suites) and this benchmark out of each
         // other's way.
-        mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::empty(), Some("mode=1777,size=256m"))
-            .unwrap_or_else(|e| die(&format!("tmpfs on /tmp: {e}")));
+        mount(
+            Some("tmpfs"),
+            "/tmp",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("mode=1777,size=256m"),
+        )
+        .unwrap_or_else(|e| die(&format!("tmpfs on /tmp: {e}")));
         let _ = std::fs::remove_file("/dev/log");
-        let sock = UnixDatagram::bind("/dev/log").unwrap_or_else(|e| die(&format!("binding /dev/log: {e}")));
-        std::fs::set_permissions("/dev/log", std::fs::Permissions::from_mode(0o666)).expect("chmod /dev/log");
+        let sock = UnixDatagram::bind("/dev/log")
+            .unwrap_or_else(|e| die(&format!("binding /dev/log: {e}")));
+        std::fs::set_permissions("/dev/log", std::fs::Permissions::from_mode(0o666))
+            .expect("chmod /dev/log");
         let lines = Arc::clone(&self.syslog_lines);
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 16 * 1024];
@@ -314,10 +364,20 @@ impl Bench {
         let r = self.root.display();
         self.write_service("other", "auth required pam_deny.so\n");
         self.write_service("permit", "auth required pam_permit.so\n");
-        self.write_service("twofold", &format!("auth required {so} config={r}/twofold.toml\n"));
-        std::fs::write(self.root.join("twofold.toml"), "# defaults, written out\nwindow = 1\nunenrolled = \"deny\"\n").expect("config");
+        self.write_service(
+            "twofold",
+            &format!("auth required {so} config={r}/twofold.toml\n"),
+        );
+        std::fs::write(
+            self.root.join("twofold.toml"),
+            "# defaults, written out\nwindow = 1\nunenrolled = \"deny\"\n",
+        )
+        .expect("config");
         self.write_service("ga", "auth required pam_google_authenticator.so\n");
-        self.write_service("oath", "auth required pam_oath.so usersfile=${HOME}/.pam_oath window=1 digits=6\n");
+        self.write_service(
+            "oath",
+            "auth required pam_oath.so usersfile=${HOME}/.pam_oath window=1 digits=6\n",
+        );
     }
 
     fn user(&self, prefix: &str) -> User {
@@ -326,12 +386,28 @@ impl Bench {
         let home = self.root.join("home").join(&name);
         std::fs::create_dir_all(&home).expect("home");
         chown(&home, Some(uid), Some(uid)).expect("chown home");
-        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).expect("chmod home");
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod home");
         let passwd = self.root.join("nss").join(format!("{name}.passwd"));
         let group = self.root.join("nss").join(format!("{name}.group"));
-        std::fs::write(&passwd, format!("{}{name}:x:{uid}:{uid}::{}:/bin/sh\n", self.base_passwd, home.display())).expect("passwd");
+        std::fs::write(
+            &passwd,
+            format!(
+                "{}{name}:x:{uid}:{uid}::{}:/bin/sh\n",
+                self.base_passwd,
+                home.display()
+            ),
+        )
+        .expect("passwd");
         std::fs::write(&group, format!("{}{name}:x:{uid}:\n", self.base_group)).expect("group");
-        User { name, uid, home, passwd, group, secret: random_bytes(20) }
+        User {
+            name,
+            uid,
+            home,
+            passwd,
+            group,
+            secret: random_bytes(20),
+        }
     }
 
     /// Self-enrollment layout (the default `{home}/.config/twofold/secrets.toml`), written by
@@ -346,7 +422,14 @@ impl Bench {
 
     fn write_twofold(&self, u: &User, file: &SecretFile) {
         let path = u.home.join(".config/twofold/secrets.toml");
-        let loc = Location::from_path(path.to_str().expect("utf-8"), Owner::User { uid: u.uid, gid: u.uid }).expect("location");
+        let loc = Location::from_path(
+            path.to_str().expect("utf-8"),
+            Owner::User {
+                uid: u.uid,
+                gid: u.uid,
+            },
+        )
+        .expect("location");
         let store = SecretStore::open_or_create(&loc).expect("store");
         let lock = store.lock().expect("lock");
         store.write(&lock, file).expect("write");
@@ -405,9 +488,13 @@ impl Bench {
 
     /// `run`, with the process registered under `tag` while it lives (for the RSS sampler).
     fn run_tagged(&self, mut cmd: Command, input: &str, tag: &'static str) -> Run {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let t0 = Instant::now();
-        let mut child = cmd.spawn().unwrap_or_else(|e| die(&format!("spawning {cmd:?}: {e}")));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| die(&format!("spawning {cmd:?}: {e}")));
         let pid = child.id() as i32;
         self.pids.lock().expect("pids").insert(pid, tag);
         if let Some(mut stdin) = child.stdin.take() {
@@ -456,7 +543,9 @@ impl Bench {
         let mut cmd = match std::env::var_os("TWOFOLD_BENCH_STRACE") {
             Some(dir) => {
                 let mut c = self.command("strace", u);
-                c.args(["-f", "-T", "-r", "-o"]).arg(Path::new(&dir).join(format!("{service}.{}.txt", u.name))).arg("pamtester");
+                c.args(["-f", "-T", "-r", "-o"])
+                    .arg(Path::new(&dir).join(format!("{service}.{}.txt", u.name)))
+                    .arg("pamtester");
                 c
             }
             None => self.command("pamtester", u),
@@ -467,14 +556,23 @@ impl Bench {
 
     /// Instructions of one whole login process, counted by callgrind.
     fn callgrind(&self, service: &str, u: &User, input: &str, tag: &str) -> (bool, u64) {
-        let out = self.root.join("callgrind").join(format!("{tag}.{}.out", u.name));
+        let out = self
+            .root
+            .join("callgrind")
+            .join(format!("{tag}.{}.out", u.name));
         let mut cmd = self.command("valgrind", u);
-        cmd.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", out.display())).args(["pamtester", service, &u.name, "authenticate"]);
+        cmd.arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .args(["pamtester", service, &u.name, "authenticate"]);
         let run = self.run(cmd, input);
-        let text = std::fs::read_to_string(&out).unwrap_or_else(|e| die(&format!("{}: {e}", out.display())));
+        let text = std::fs::read_to_string(&out)
+            .unwrap_or_else(|e| die(&format!("{}: {e}", out.display())));
         let ir = text
             .lines()
-            .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+            .find_map(|l| {
+                l.strip_prefix("summary:")
+                    .or_else(|| l.strip_prefix("totals:"))
+            })
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or_else(|| die(&format!("no instruction total in {}", out.display())));
@@ -496,7 +594,14 @@ impl Bench {
         if run.ok {
             die(&format!("{what}: a login that must fail succeeded"));
         }
-        let said: String = self.last_stderr.lock().expect("stderr").lines().filter(|l| l.contains("ERROR") || l.contains("pamtester")).collect::<Vec<_>>().join(" / ");
+        let said: String = self
+            .last_stderr
+            .lock()
+            .expect("stderr")
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("pamtester"))
+            .collect::<Vec<_>>()
+            .join(" / ");
         let note = format!("{what}: expected success, got failure ({said})");
         eprintln!("twofold-bench: {note}");
         self.anomalies.lock().expect("anomalies").push(note);
@@ -550,7 +655,11 @@ fn totp(b: &Bench) {
         for right in [true, false] {
             let us: Vec<User> = (0..n + k)
                 .map(|_| {
-                    let u = b.user(&format!("{}{}", &m.service()[..2], if right { "r" } else { "w" }));
+                    let u = b.user(&format!(
+                        "{}{}",
+                        &m.service()[..2],
+                        if right { "r" } else { "w" }
+                    ));
                     b.enroll(m, &u);
                     u
                 })
@@ -594,9 +703,21 @@ fn totp(b: &Bench) {
         }
         for (j, (m, right, us)) in users.iter().enumerate() {
             let u = &us[i];
-            let input = if *right { code_now(&u.secret) } else { wrong_code(&u.secret) };
+            let input = if *right {
+                code_now(&u.secret)
+            } else {
+                wrong_code(&u.secret)
+            };
             let r = b.login(m.service(), u, &input);
-            if b.expect(&format!("{} {} code", m.label(), if *right { "right" } else { "wrong" }), r, *right) {
+            if b.expect(
+                &format!(
+                    "{} {} code",
+                    m.label(),
+                    if *right { "right" } else { "wrong" }
+                ),
+                r,
+                *right,
+            ) {
                 series[j].wall.push(r.wall_ms);
                 series[j].cpu.push(r.cpu_ms);
                 series[j].faults.push(r.minflt as f64);
@@ -609,7 +730,11 @@ fn totp(b: &Bench) {
         base.ir.push(ir);
         for (j, (m, right, us)) in users.iter().enumerate() {
             let u = &us[n + i];
-            let input = if *right { code_now(&u.secret) } else { wrong_code(&u.secret) };
+            let input = if *right {
+                code_now(&u.secret)
+            } else {
+                wrong_code(&u.secret)
+            };
             let tag = format!("{}-{}", m.service(), if *right { "right" } else { "wrong" });
             let (ok, ir) = b.callgrind(m.service(), u, &input, &tag);
             if ok == *right {
@@ -646,20 +771,37 @@ fn totp(b: &Bench) {
     for right in [true, false] {
         // Median wall, own wall, own instructions, own CPU, own page faults of one series.
         let own_of = |s: &Series| {
-            (median(&s.wall), median(&s.wall) - bw, median_u64(&s.ir) as i64 - bi, median(&s.cpu) - bc, median(&s.faults) - bf)
+            (
+                median(&s.wall),
+                median(&s.wall) - bw,
+                median_u64(&s.ir) as i64 - bi,
+                median(&s.cpu) - bc,
+                median(&s.faults) - bf,
+            )
         };
         let own = |m: Module| {
-            let (j, _) = users.iter().enumerate().find(|(_, (mm, rr, _))| *mm == m && *rr == right).expect("series");
+            let (j, _) = users
+                .iter()
+                .enumerate()
+                .find(|(_, (mm, rr, _))| *mm == m && *rr == right)
+                .expect("series");
             own_of(&series[j])
         };
         let (_, ga_w, ga_i, _, _) = own(Module::Ga);
         let (_, _, oa_i, _, _) = own(Module::Oath);
-        let row = |t: &mut String, case: &str, label: &str, (w, ow, oi, oc, of): (f64, f64, i64, f64, f64)| {
+        let row = |t: &mut String,
+                   case: &str,
+                   label: &str,
+                   (w, ow, oi, oc, of): (f64, f64, i64, f64, f64)| {
             // With --callgrind 0 nothing was counted: say so rather than print 0 and NaN.
             let (ir, ir_ga, ir_oath) = if k == 0 {
                 ("not measured".to_string(), String::new(), String::new())
             } else {
-                (fmt_ir(oi), format!("{:.3}", oi as f64 / ga_i as f64), format!("{:.3}", oi as f64 / oa_i as f64))
+                (
+                    fmt_ir(oi),
+                    format!("{:.3}", oi as f64 / ga_i as f64),
+                    format!("{:.3}", oi as f64 / oa_i as f64),
+                )
             };
             let _ = writeln!(
                 t,
@@ -668,7 +810,12 @@ fn totp(b: &Bench) {
             );
         };
         for m in PEERS {
-            row(&mut t, if right { "right code" } else { "wrong code" }, m.label(), own(m));
+            row(
+                &mut t,
+                if right { "right code" } else { "wrong code" },
+                m.label(),
+                own(m),
+            );
         }
     }
     let tw = median(&throttled.wall);
@@ -694,7 +841,11 @@ fn totp(b: &Bench) {
                 percentile(&s.wall, 0.1),
                 percentile(&s.wall, 0.9)
             ))
-            .chain(std::iter::once(format!("permit: {:.2}..{:.2}", percentile(&base.wall, 0.1), percentile(&base.wall, 0.9))))
+            .chain(std::iter::once(format!(
+                "permit: {:.2}..{:.2}",
+                percentile(&base.wall, 0.1),
+                percentile(&base.wall, 0.9)
+            )))
             .collect::<Vec<_>>()
             .join("; ")
     );
@@ -705,13 +856,18 @@ fn totp(b: &Bench) {
 fn recovery(b: &Bench) {
     b.say("\n## 3. Recovery codes: one argon2id evaluation per attempt, however many codes are left\n\n");
     let t0 = Instant::now();
-    let codes: Vec<Zeroizing<String>> = (0..100).map(|_| generate(RECOVERY_LEN).expect("random")).collect();
+    let codes: Vec<Zeroizing<String>> = (0..100)
+        .map(|_| generate(RECOVERY_LEN).expect("random"))
+        .collect();
     let mut f = SecretFile::new();
     f.set_recovery_codes(&codes, now()).expect("hash codes");
     let block100 = f.recovery.clone().expect("recovery");
     let mut block10 = block100.clone();
     block10.hashes.truncate(10);
-    eprintln!("twofold-bench: hashed 100 recovery codes in {:.1} s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "twofold-bench: hashed 100 recovery codes in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     let n = b.opts.recovery_logins;
     let k = b.opts.callgrind.min(1);
     let mut rows = Vec::new();
@@ -732,36 +888,41 @@ fn recovery(b: &Bench) {
     let mut totp_cmp = Series::default();
     let sampler_stop = AtomicBool::new(false);
     let rss = std::thread::scope(|s| {
-    let sampler = s.spawn(|| sample_rss(b, &sampler_stop));
-    for i in 0..n {
-        base.push(b.login("permit", &permit_user, "x").wall_ms);
-        let code = grouped(&codes[i % 10]);
-        let r = b.login_tagged("twofold", &users10[i], &code, "recovery");
-        if b.expect("recovery code (10 left)", r, true) {
-            s10.wall.push(r.wall_ms);
-            s10.cpu.push(r.cpu_ms);
+        let sampler = s.spawn(|| sample_rss(b, &sampler_stop));
+        for i in 0..n {
+            base.push(b.login("permit", &permit_user, "x").wall_ms);
+            let code = grouped(&codes[i % 10]);
+            let r = b.login_tagged("twofold", &users10[i], &code, "recovery");
+            if b.expect("recovery code (10 left)", r, true) {
+                s10.wall.push(r.wall_ms);
+                s10.cpu.push(r.cpu_ms);
+            }
+            let r = b.login_tagged("twofold", &users100[i], &code, "recovery");
+            if b.expect("recovery code (100 left)", r, true) {
+                s100.wall.push(r.wall_ms);
+                s100.cpu.push(r.cpu_ms);
+            }
+            let wrong = grouped(&generate(RECOVERY_LEN).expect("random"));
+            let r = b.login_tagged("twofold", &users10[i], &wrong, "recovery");
+            b.expect("wrong recovery code (9 left)", r, false);
+            w10.wall.push(r.wall_ms);
+            w10.cpu.push(r.cpu_ms);
+            let r = b.login_tagged("twofold", &users100[i], &wrong, "recovery");
+            b.expect("wrong recovery code (99 left)", r, false);
+            w100.wall.push(r.wall_ms);
+            w100.cpu.push(r.cpu_ms);
+            // The same users with a TOTP code, for the memory comparison.
+            let r = b.login_tagged(
+                "twofold",
+                &users10[i],
+                &code_now(&users10[i].secret),
+                "totp",
+            );
+            b.expect("TOTP code of a recovery user", r, true);
+            totp_cmp.wall.push(r.wall_ms);
         }
-        let r = b.login_tagged("twofold", &users100[i], &code, "recovery");
-        if b.expect("recovery code (100 left)", r, true) {
-            s100.wall.push(r.wall_ms);
-            s100.cpu.push(r.cpu_ms);
-        }
-        let wrong = grouped(&generate(RECOVERY_LEN).expect("random"));
-        let r = b.login_tagged("twofold", &users10[i], &wrong, "recovery");
-        b.expect("wrong recovery code (9 left)", r, false);
-        w10.wall.push(r.wall_ms);
-        w10.cpu.push(r.cpu_ms);
-        let r = b.login_tagged("twofold", &users100[i], &wrong, "recovery");
-        b.expect("wrong recovery code (99 left)", r, false);
-        w100.wall.push(r.wall_ms);
-        w100.cpu.push(r.cpu_ms);
-        // The same users with a TOTP code, for the memory comparison.
-        let r = b.login_tagged("twofold", &users10[i], &code_now(&users10[i].secret), "totp");
-        b.expect("TOTP code of a recovery user", r, true);
-        totp_cmp.wall.push(r.wall_ms);
-    }
-    sampler_stop.store(true, Ordering::Relaxed);
-    sampler.join().expect("sampler")
+        sampler_stop.store(true, Ordering::Relaxed);
+        sampler.join().expect("sampler")
     });
     let mut base_ir = 0;
     for i in 0..k {
@@ -783,7 +944,11 @@ fn recovery(b: &Bench) {
     let _ = writeln!(t, "| attempt | wall median (ms) | module's own (ms) | max (ms) | CPU median (ms) | own instructions |");
     let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|");
     for (name, s) in &rows {
-        let ir = if s.ir.is_empty() { "".to_string() } else { fmt_ir(median_u64(&s.ir) as i64 - base_ir as i64) };
+        let ir = if s.ir.is_empty() {
+            "".to_string()
+        } else {
+            fmt_ir(median_u64(&s.ir) as i64 - base_ir as i64)
+        };
         let _ = writeln!(
             t,
             "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {ir} |",
@@ -800,10 +965,14 @@ fn recovery(b: &Bench) {
         "\nRatio 100 codes / 10 codes, right code: module's own wall time **{ratio_w:.3}**, CPU time **{ratio_c:.3}**"
     );
     if !s10.ir.is_empty() {
-        let ratio_i = (median_u64(&s100.ir) as f64 - base_ir as f64) / (median_u64(&s10.ir) as f64 - base_ir as f64);
+        let ratio_i = (median_u64(&s100.ir) as f64 - base_ir as f64)
+            / (median_u64(&s10.ir) as f64 - base_ir as f64);
         let _ = write!(t, "; instructions: **{ratio_i:.4}**");
     }
-    let _ = writeln!(t, " (target ≤ 1.1). Baseline pam_permit {bw:.2} ms; {n} logins each.\n");
+    let _ = writeln!(
+        t,
+        " (target ≤ 1.1). Baseline pam_permit {bw:.2} ms; {n} logins each.\n"
+    );
     let peak = |tag: &str| rss.peak_by_tag.get(tag).copied().unwrap_or(0) as f64 / 1024.0;
     let _ = writeln!(
         t,
@@ -818,7 +987,14 @@ fn recovery(b: &Bench) {
 /// Total CPU jiffies (busy, all) from /proc/stat.
 fn cpu_jiffies() -> (u64, u64) {
     let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let v: Vec<u64> = s.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u64> = s
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
     let all: u64 = v.iter().sum();
     let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
     (all - idle, all)
@@ -852,7 +1028,13 @@ fn sample_rss(b: &Bench, stop: &AtomicBool) -> RssStats {
     let mut st = RssStats::default();
     loop {
         let done = stop.load(Ordering::Relaxed);
-        let pids: Vec<(i32, &'static str)> = b.pids.lock().expect("pids").iter().map(|(p, t)| (*p, *t)).collect();
+        let pids: Vec<(i32, &'static str)> = b
+            .pids
+            .lock()
+            .expect("pids")
+            .iter()
+            .map(|(p, t)| (*p, *t))
+            .collect();
         let mut total = 0;
         for (pid, tag) in &pids {
             let (rss, hwm) = rss_kib(*pid);
@@ -877,7 +1059,9 @@ fn flood(b: &Bench) {
     b.say(&format!(
         "\n## 4. Flood: {nt} processes guessing TOTP codes and {nr} guessing recovery codes against one user, {secs} s\n\n"
     ));
-    let codes: Vec<Zeroizing<String>> = (0..10).map(|_| generate(RECOVERY_LEN).expect("random")).collect();
+    let codes: Vec<Zeroizing<String>> = (0..10)
+        .map(|_| generate(RECOVERY_LEN).expect("random"))
+        .collect();
     let mut f = SecretFile::new();
     f.set_recovery_codes(&codes, now()).expect("hash");
     let block = f.recovery.clone().expect("recovery");
@@ -910,13 +1094,19 @@ fn flood(b: &Bench) {
                     let (input, tag) = if totp {
                         (wrong_code(&victim.secret), "totp")
                     } else {
-                        (grouped(&generate(RECOVERY_LEN).expect("random")), "recovery")
+                        (
+                            grouped(&generate(RECOVERY_LEN).expect("random")),
+                            "recovery",
+                        )
                     };
                     let r = b.login_tagged("twofold", victim, &input, tag);
                     if r.ok {
                         die("an attacker's guess succeeded");
                     }
-                    if totp { attacks_t } else { attacks_r }.lock().expect("runs").push(r);
+                    if totp { attacks_t } else { attacks_r }
+                        .lock()
+                        .expect("runs")
+                        .push(r);
                 }
             }));
         }
@@ -940,9 +1130,16 @@ fn flood(b: &Bench) {
             workers.push(s.spawn(move || {
                 let mut k = 0;
                 std::thread::sleep(Duration::from_millis(1000));
-                while !stop.load(Ordering::Relaxed) && Instant::now() + Duration::from_millis(500) < deadline && k < codes.len() {
+                while !stop.load(Ordering::Relaxed)
+                    && Instant::now() + Duration::from_millis(500) < deadline
+                    && k < codes.len()
+                {
                     let r = b.login_tagged("twofold", victim, &grouped(&codes[k]), "owner");
-                    b.expect("the attacked user's own recovery code during the flood", r, true);
+                    b.expect(
+                        "the attacked user's own recovery code during the flood",
+                        r,
+                        true,
+                    );
                     owner.lock().expect("runs").push(r);
                     k += 1;
                     std::thread::sleep(Duration::from_millis(1500));
@@ -1060,24 +1257,53 @@ fn scale(b: &Bench) {
                 let passwd = b.root.join("nss").join(format!("{name}.passwd"));
                 let group = b.root.join("nss").join(format!("{name}.group"));
                 std::fs::write(&passwd, format!("{}{line}", b.base_passwd)).expect("passwd");
-                std::fs::write(&group, format!("{}{name}:x:{uid}:\n", b.base_group)).expect("group");
-                let u = User { name, uid, home: PathBuf::from("/nonexistent"), passwd, group, secret };
+                std::fs::write(&group, format!("{}{name}:x:{uid}:\n", b.base_group))
+                    .expect("group");
+                let u = User {
+                    name,
+                    uid,
+                    home: PathBuf::from("/nonexistent"),
+                    passwd,
+                    group,
+                    secret,
+                };
                 users.push((u, path, text.to_string()));
             }
         }
         write_mode(&oath_file, oath_text.as_bytes(), 0o600);
-        std::fs::write(b.root.join(format!("sys-{label}.toml")), format!("secret_path = \"{}/{{user}}.toml\"\n", dir.display()))
-            .expect("config");
-        b.write_service(&format!("tf-sys-{label}"), &format!("auth required {so} config={}/sys-{label}.toml\n", b.root.display()));
+        std::fs::write(
+            b.root.join(format!("sys-{label}.toml")),
+            format!("secret_path = \"{}/{{user}}.toml\"\n", dir.display()),
+        )
+        .expect("config");
+        b.write_service(
+            &format!("tf-sys-{label}"),
+            &format!(
+                "auth required {so} config={}/sys-{label}.toml\n",
+                b.root.display()
+            ),
+        );
         b.write_service(
             &format!("oath-all-{label}"),
-            &format!("auth required pam_oath.so usersfile={} window=1 digits=6\n", oath_file.display()),
+            &format!(
+                "auth required pam_oath.so usersfile={} window=1 digits=6\n",
+                oath_file.display()
+            ),
         );
-        sets.push(Set { label, users, oath_file, oath_text });
+        sets.push(Set {
+            label,
+            users,
+            oath_file,
+            oath_text,
+        });
     }
     let big_nss = b.root.join("nss/big.passwd");
     std::fs::write(&big_nss, &big_passwd).expect("passwd");
-    eprintln!("twofold-bench: made {} system-mode users in {:.1} s", 10 + big, t0.elapsed().as_secs_f64());
+    eprintln!(
+        "twofold-bench: made {} system-mode users in {:.1} s",
+        10 + big,
+        t0.elapsed().as_secs_f64()
+    );
     let permit_user = sets[0].users[0].0.clone();
     let mut base = Vec::new();
     let mut base_cpu = Vec::new();
@@ -1109,7 +1335,7 @@ fn scale(b: &Bench) {
         let r = b.login("tf-sys-big", &u, &code_now(&u.secret));
         if b.expect("system-mode login, big password database", r, true) {
             s[4].push(r.wall_ms);
-                cpu[4].push(r.cpu_ms);
+            cpu[4].push(r.cpu_ms);
         }
         write_mode(path, text.as_bytes(), 0o600);
     }
@@ -1119,12 +1345,22 @@ fn scale(b: &Bench) {
         let base_ir = b.callgrind("permit", &permit_user, "x", "permit").1 as i64;
         for (j, set) in sets.iter().enumerate() {
             let (u, path, text) = &set.users[0];
-            let (ok, n) = b.callgrind(&format!("tf-sys-{}", set.label), u, &code_now(&u.secret), &format!("twofold-sys-{}", set.label));
+            let (ok, n) = b.callgrind(
+                &format!("tf-sys-{}", set.label),
+                u,
+                &code_now(&u.secret),
+                &format!("twofold-sys-{}", set.label),
+            );
             write_mode(path, text.as_bytes(), 0o600);
             if ok {
                 ir[j] = n as i64 - base_ir;
             }
-            let (ok, n) = b.callgrind(&format!("oath-all-{}", set.label), u, &code_now(&u.secret), &format!("oath-all-{}", set.label));
+            let (ok, n) = b.callgrind(
+                &format!("oath-all-{}", set.label),
+                u,
+                &code_now(&u.secret),
+                &format!("oath-all-{}", set.label),
+            );
             write_mode(&set.oath_file, set.oath_text.as_bytes(), 0o600);
             if ok {
                 ir[2 + j] = n as i64 - base_ir;
@@ -1133,7 +1369,12 @@ fn scale(b: &Bench) {
         let (u, path, text) = &sets[1].users[10];
         let mut u = u.clone();
         u.passwd = big_nss.clone();
-        let (ok, n) = b.callgrind("tf-sys-big", &u, &code_now(&u.secret), "twofold-sys-big-passwd");
+        let (ok, n) = b.callgrind(
+            "tf-sys-big",
+            &u,
+            &code_now(&u.secret),
+            "twofold-sys-big-passwd",
+        );
         write_mode(path, text.as_bytes(), 0o600);
         if ok {
             ir[4] = n as i64 - base_ir;
@@ -1149,9 +1390,19 @@ fn scale(b: &Bench) {
     let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|---:|");
     let own = |j: usize| median(&s[j]) - bw;
     let rows = [
-        ("pam_twofold, system mode (one file per user)", 10usize, 0usize, 0usize),
+        (
+            "pam_twofold, system mode (one file per user)",
+            10usize,
+            0usize,
+            0usize,
+        ),
         ("pam_twofold, system mode (one file per user)", big, 1, 0),
-        ("pam_twofold, system mode, and all users in the password database (nss_wrapper)", big, 4, 0),
+        (
+            "pam_twofold, system mode, and all users in the password database (nss_wrapper)",
+            big,
+            4,
+            0,
+        ),
         ("pam_oath, one shared usersfile", 10, 2, 2),
         ("pam_oath, one shared usersfile", big, 3, 2),
     ];
@@ -1182,7 +1433,13 @@ fn scale(b: &Bench) {
 
 fn write_mode(path: &Path, bytes: &[u8], mode: u32) {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path).expect("file");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .expect("file");
     f.write_all(bytes).expect("write");
 }
 
@@ -1217,9 +1474,15 @@ fn main() {
     if b.opts.wants("scale") {
         scale(&b);
     }
-    b.say(&format!("\nsyslog lines received on /dev/log: {}\n", b.syslog_lines.load(Ordering::Relaxed)));
+    b.say(&format!(
+        "\nsyslog lines received on /dev/log: {}\n",
+        b.syslog_lines.load(Ordering::Relaxed)
+    ));
     let anomalies = b.anomalies.lock().expect("anomalies").clone();
-    b.say(&format!("\nUnexpected results (left out of the figures above): {}\n", anomalies.len()));
+    b.say(&format!(
+        "\nUnexpected results (left out of the figures above): {}\n",
+        anomalies.len()
+    ));
     for a in &anomalies {
         b.say(&format!("- {a}\n"));
     }

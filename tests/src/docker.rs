@@ -23,27 +23,37 @@ impl Container {
     /// starts the daemons it needs with `docker exec`. The sleep also bounds the life of a
     /// container whose test process was killed before it could remove it.
     pub(crate) fn start() -> Container {
-        Container::run(image(), "none", Some(Slot::acquire(1)))
+        Container::run(image(), "none", &[], Some(Slot::acquire(1)))
     }
 
     /// As [`Container::start`], of `image`, on the Docker network `network` of a
     /// [`crate::Directory`], which took the slots of all its containers at once (one at a
     /// time, two tests each holding some could wait for each other forever). Other
-    /// containers on the network reach it by its [`Container::name`].
-    pub(crate) fn start_on(image: &str, network: &str) -> Container {
-        Container::run(image, network, None)
+    /// containers on the network reach it by its [`Container::name`]. `hosts` are
+    /// (name, address) lines for its /etc/hosts (`--add-host`).
+    pub(crate) fn start_on(image: &str, network: &str, hosts: &[(String, String)]) -> Container {
+        Container::run(image, network, hosts, None)
     }
 
-    fn run(image: &str, network: &str, slot: Option<Slot>) -> Container {
+    fn run(
+        image: &str,
+        network: &str,
+        hosts: &[(String, String)],
+        slot: Option<Slot>,
+    ) -> Container {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "twofold-e2e-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
+        let mut add_hosts = String::new();
+        for (host, address) in hosts {
+            add_hosts += &format!(" --add-host {host}:{address}");
+        }
         let run = format!(
             "run --detach --rm --network {network} --sysctl net.ipv6.conf.lo.disable_ipv6=0 \
-             --hostname twofold-e2e \
+             --hostname twofold-e2e{add_hosts} \
              --add-host twofold-e2e:127.0.1.1 --label twofold-e2e --name {name} {image} sleep 900"
         );
         let out = docker(&run.split_whitespace().collect::<Vec<_>>());

@@ -119,6 +119,7 @@ pub struct HostBuilder {
     files: Vec<(String, String)>,
     secrets: Vec<String>,
     network: Option<String>,
+    hosts: Vec<(String, String)>,
 }
 
 impl HostBuilder {
@@ -177,12 +178,19 @@ impl HostBuilder {
         self
     }
 
+    /// A line `ADDRESS NAME` in the machine's /etc/hosts (`docker run --add-host`): how
+    /// hosts find [`crate::Directory::start_replicated`]'s servers without a DNS lookup.
+    pub fn hosts_entry(mut self, name: &str, address: &str) -> Self {
+        self.hosts.push((name.into(), address.into()));
+        self
+    }
+
     /// Starts the container, sets it up and returns once its daemons accept logins.
     /// Panics (failing the test) when Docker or the image is missing.
     #[track_caller]
     pub fn build(self) -> Host {
         let container = match &self.network {
-            Some(network) => Container::start_on(crate::docker::image(), network),
+            Some(network) => Container::start_on(crate::docker::image(), network, &self.hosts),
             None => Container::start(),
         };
         let mut host = Host {

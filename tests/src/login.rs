@@ -12,6 +12,7 @@ pub struct SshLogin<'h> {
     command: String,
     address: String,
     hold: Option<String>,
+    limit_secs: u64,
 }
 
 impl<'h> SshLogin<'h> {
@@ -23,6 +24,7 @@ impl<'h> SshLogin<'h> {
             command: "id -un".into(),
             address: "127.0.0.1".into(),
             hold: None,
+            limit_secs: 30,
         }
     }
 
@@ -31,6 +33,14 @@ impl<'h> SshLogin<'h> {
     /// file `waiting` in its /tmp/login.* directory): for races on a state read by all.
     pub fn hold_answer_until(mut self, go: &str) -> Self {
         self.hold = Some(go.into());
+        self
+    }
+
+    /// How long the client may take before it is killed (default 30 s); a client killed
+    /// so exits with status 124 (`timeout`'s), which [`Output::assert_not_timed_out`]
+    /// catches. A race's logins wait at the prompt for the others, so need longer.
+    pub fn time_limit(mut self, secs: u64) -> Self {
+        self.limit_secs = secs;
         self
     }
 
@@ -85,10 +95,11 @@ chmod 0755 "$askpass""#,
 printf '%s' {answers} >"$d/answers"
 : >"$d/prompts"
 SSH_ASKPASS="$askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none ASKPASS_DIR="$d" \
-    timeout 30 setsid -w {ssh} </dev/null >"$d/stdout" 2>"$d/stderr"
+    timeout {limit} setsid -w {ssh} </dev/null >"$d/stdout" 2>"$d/stderr"
 printf '%s\0' "$?"; cat "$d/stdout"; printf '\0'; cat "$d/stderr"; printf '\0'; cat "$d/prompts"
 rm -rf "$d""#,
             answers = quote(&answers),
+            limit = self.limit_secs,
         );
         let raw = self.host.container().exec("root", &script, b"");
         let mut parts = raw.stdout.splitn(4, '\0');

@@ -33,6 +33,14 @@ impl Output {
         self
     }
 
+    /// Asserts that the command ended by itself, not killed by its time limit (`timeout`
+    /// exits with 124): a refusal, not a hang.
+    #[track_caller]
+    pub fn assert_not_timed_out(&self) -> &Self {
+        assert_ne!(self.status, 124, "killed by its time limit:\n{self}");
+        self
+    }
+
     #[track_caller]
     pub fn assert_stdout(&self, expected: &str) -> &Self {
         assert_eq!(

@@ -8,6 +8,7 @@ mod brute_force;
 mod concurrency;
 mod devices;
 mod directory;
+mod directory_fleet;
 mod directory_migrate;
 mod doctor;
 mod documents;
