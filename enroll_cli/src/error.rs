@@ -30,6 +30,8 @@ pub enum Error {
     SystemMode {
         user: String,
         instead: String,
+        /// Root-only because of `[directory]` (the host's directory password is root's).
+        directory: bool,
     },
     Store(StoreError),
     /// The store's error, where `--force` would replace the file.
@@ -209,6 +211,14 @@ impl fmt::Display for Error {
             Error::OtherUser { name } => {
                 write!(f, "only root may act for another user (--user {name})")
             }
+            Error::SystemMode {
+                user,
+                directory: true,
+                ..
+            } => write!(
+                f,
+                "the second factor is kept in the directory, which only root reaches (the host's directory password is root's), so {user} cannot manage it directly"
+            ),
             Error::SystemMode { user, .. } => write!(
                 f,
                 "the secret files are kept by root (system mode), so {user} cannot manage them directly"

@@ -339,3 +339,28 @@ fn migrate_to_an_unreachable_directory_keeps_the_file_and_an_unknown_user_is_an_
     assert_eq!(std::fs::read(env.secret_path("nobody")).unwrap(), before);
     assert!(env.audit_lines().is_empty());
 }
+
+#[test]
+fn with_a_directory_a_user_is_told_to_ask_root_for_their_status() {
+    let env = Env::with_config(|dir| {
+        format!(
+            "[directory]\nuri = [\"ldaps://127.0.0.1:1\"]\nbase = \"ou=people,dc=example,dc=org\"\n\
+             bind_dn = \"cn=web1,ou=hosts,dc=example,dc=org\"\n\
+             bind_password_file = \"{dir}/ldap.secret\"\n"
+        )
+    });
+    let (error, hint) = env
+        .cmd(&["status"])
+        .run_as_nobody()
+        .run()
+        .failure()
+        .error_text();
+    assert_eq!(
+        error,
+        "the second factor is kept in the directory, which only root reaches (the host's directory password is root's), so nobody cannot manage it directly"
+    );
+    assert_eq!(
+        hint,
+        "ask an administrator to run `twofold admin status nobody`"
+    );
+}
