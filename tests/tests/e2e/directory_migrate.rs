@@ -207,12 +207,16 @@ fn migrate_to_files_and_back_keeps_the_state_and_the_entry() {
     in_directory.assert_success();
     let entry = dir.state_of("alice");
 
-    let to_files = a.twofold("admin migrate --to-files --user alice");
+    // --all: every entry that holds a state (host accounts and stateless entries are not).
+    let to_files = a.twofold("--json admin migrate --to-files --all");
     to_files.assert_success();
-    assert!(
-        to_files
-            .stdout
-            .contains("alice: copied to this host's secret file"),
+    assert_eq!(
+        to_files.json(),
+        serde_json::json!({
+            "from": "directory", "to": "files",
+            "users": [{"user": "alice", "result": "moved"}],
+            "without_state": 0,
+        }),
         "{to_files}"
     );
     assert_eq!(
@@ -223,7 +227,12 @@ fn migrate_to_files_and_back_keeps_the_state_and_the_entry() {
     assert_eq!(dir.state_of("alice"), entry);
     let again = a.twofold("admin migrate --to-files --user alice");
     again.assert_success();
-    assert!(again.stdout.contains("already holds"), "{again}");
+    assert!(
+        again
+            .stdout
+            .contains("alice: this host's secret file already holds the directory's state"),
+        "{again}"
+    );
     assert!(
         a.auth_log().contains(
             "action=admin-migrate user=\"alice\" by=\"root\" from=\"directory\" to=\"files\""
