@@ -52,6 +52,8 @@ pub struct DirectoryEntry<'a> {
     dir: &'a Directory,
     user: String,
     conn: Option<LdapConn>,
+    /// The URI that answered, once connected.
+    server: Option<String>,
     seen: Option<Seen>,
 }
 
@@ -77,14 +79,22 @@ impl<'a> DirectoryEntry<'a> {
             dir,
             user: user.into(),
             conn: None,
+            server: None,
             seen: None,
         }
+    }
+
+    /// The URI of the server that answered (`None` before the first operation).
+    pub fn server(&self) -> Option<&str> {
+        self.server.as_deref()
     }
 
     /// The connection, opened and bound on first use: each URI in order, until one answers.
     fn conn(&mut self) -> Result<&mut LdapConn, StoreError> {
         if self.conn.is_none() {
-            self.conn = Some(connect(self.dir)?);
+            let (conn, uri) = connect(self.dir)?;
+            self.conn = Some(conn);
+            self.server = Some(uri);
         }
         self.conn
             .as_mut()
@@ -241,6 +251,33 @@ impl<'a> DirectoryEntry<'a> {
         }
     }
 
+    /// Puts `new` on the user's entry, which the last `read` found without a state (migration
+    /// from a secret file): one modify that adds the value, and fails as a whole when another
+    /// host gave the entry a state meanwhile (the attribute is single-valued). A state is
+    /// never replaced this way.
+    pub fn create(&mut self, new: &SecretFile) -> Result<(), StoreError> {
+        match &self.seen {
+            None => return Err(self.no_entry()),
+            Some(seen) if seen.value.is_some() => {
+                return Err(error(
+                    format!("uid={} already holds a state, which is never replaced", self.user),
+                    "compare them with `twofold admin status`; `twofold admin reset` removes the entry's state",
+                    ErrorKind::Unsafe,
+                ))
+            }
+            Some(_) => {}
+        }
+        if self.commit(new)? {
+            Ok(())
+        } else {
+            Err(error(
+                format!("uid={} was given a state on another host while this command ran; nothing was written", self.user),
+                "compare them with `twofold admin status`; the entry's state is kept",
+                ErrorKind::Unsafe,
+            ))
+        }
+    }
+
     fn no_entry(&self) -> StoreError {
         error(
             format!("has no entry uid={} below {}", self.user, self.dir.base),
@@ -248,6 +285,46 @@ impl<'a> DirectoryEntry<'a> {
             ErrorKind::Unsafe,
         )
     }
+}
+
+/// The `uid` of every entry below `base` (`with_state`: of those holding a twofold state),
+/// sorted, and the URI that answered. Paged; a list the server cuts short (its size limit) is
+/// an error, never taken for the whole list.
+pub fn users(dir: &Directory, with_state: bool) -> Result<(Vec<String>, String), StoreError> {
+    use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+    let (mut conn, server) = connect(dir)?;
+    let filter = if with_state {
+        format!("(&(objectClass={OBJECT_CLASS})({ATTRIBUTE}=*))")
+    } else {
+        "(uid=*)".to_string()
+    };
+    let adapters: Vec<Box<dyn Adapter<&str, Vec<&str>>>> = vec![
+        Box::new(EntriesOnly::new()),
+        Box::new(PagedResults::new(500)),
+    ];
+    let mut names = Vec::new();
+    let mut search = conn
+        .with_timeout(dir.timeout)
+        .streaming_search_with(adapters, &dir.base, Scope::Subtree, &filter, vec!["uid"])
+        .map_err(|e| failed("search", &e))?;
+    while let Some(entry) = search.next().map_err(|e| failed("search", &e))? {
+        let entry = SearchEntry::construct(entry);
+        for (key, values) in entry.attrs {
+            if key.eq_ignore_ascii_case("uid") {
+                names.extend(values);
+            }
+        }
+    }
+    search.result().success().map_err(|e| {
+        error(
+            format!("gave no complete list of the users below {}: {e}", dir.base),
+            "raise the size limit of the host's bind_dn on the server (olcLimits), or name the users one at a time",
+            ErrorKind::Io,
+        )
+    })?;
+    names.sort();
+    names.dedup();
+    Ok((names, server))
 }
 
 /// The state of what was seen: `Ok(None)` when the entry holds none.
@@ -333,8 +410,8 @@ fn failed(what: &str, e: &LdapError) -> StoreError {
     )
 }
 
-/// Connects to the first URI that answers and binds as the host.
-fn connect(dir: &Directory) -> Result<LdapConn, StoreError> {
+/// Connects to the first URI that answers and binds as the host: the connection, and that URI.
+fn connect(dir: &Directory) -> Result<(LdapConn, String), StoreError> {
     let password = read_bind_password(&dir.bind_password_file)?;
     let tls = tls_config(dir)?;
     let mut reasons = Vec::with_capacity(dir.uri.len());
@@ -349,7 +426,7 @@ fn connect(dir: &Directory) -> Result<LdapConn, StoreError> {
             Ok(conn)
         });
         match bound {
-            Ok(conn) => return Ok(conn),
+            Ok(conn) => return Ok((conn, uri.clone())),
             Err(e) => reasons.push(format!("{uri}: {e}")),
         }
     }

@@ -10,6 +10,7 @@
 //! - [`store`]: the only code that touches secret files (fsuid, no symlinks, lock, atomic replace).
 //! - [`auth`]: the login flow used by the PAM module, written against a conversation trait.
 //! - [`log`]: the quoting rule of the log lines.
+//! - [`migrate`]: moving a user's state between secret files and the directory, decided.
 //! - [`network`]: `exempt_networks`, matched against sshd's client address.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod directory;
 pub mod doctor;
 pub mod kdf;
 pub mod log;
+pub mod migrate;
 pub mod network;
 pub mod secret;
 pub mod store;

@@ -42,11 +42,18 @@ pub fn reset(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()
     } else {
         "unenrolled users are refused at login"
     };
+    // In the directory the state goes, the entry stays.
+    let (what, none) = match &loc {
+        stored::Place::File(_) => (printable(loc.path()).into_owned(), "had no secret file"),
+        stored::Place::Directory { .. } => (
+            format!("the state on {}", loc.path()),
+            "had no state in the directory",
+        ),
+    };
     if removed {
         inv.say(&format!(
-            "Removed {} ({}'s devices, recovery codes and pass). {} is now unenrolled: {policy}.\n\
+            "Removed {what} ({}'s devices, recovery codes and pass). {} is now unenrolled: {policy}.\n\
              To enroll them again: `twofold enroll --user {}`, or issue a pass with `twofold admin issue-pass {} --ttl 1h`.\n",
-            printable(loc.path()),
             account.name,
             account.name,
             account.name,
@@ -54,7 +61,7 @@ pub fn reset(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()
         ))?;
     } else {
         inv.say(&format!(
-            "{} had no secret file ({}); nothing changed.\n",
+            "{} {none} ({}); nothing changed.\n",
             account.name,
             printable(loc.path())
         ))?;

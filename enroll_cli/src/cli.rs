@@ -1,7 +1,7 @@
 //! The command line, as clap sees it. The help texts are the short documentation; the man
 //! page, packaging/man/twofold.1, is the long one (`twofold man` prints it).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use twofold_core::config::DEFAULT_PATH;
 
@@ -206,6 +206,33 @@ pub enum AdminCommand {
         #[arg(long, value_name = "DURATION")]
         ttl: String,
     },
+    /// Move users' state between this host's secret files and the directory ([directory])
+    #[command(
+        long_about = "Move users' state, unchanged (used codes stay used), between this host's \
+secret files and the directory named by [directory] in twofold.toml. Name the user with --user \
+NAME, or every user with --all (to the directory: every account of the password database and \
+of the directory that has a secret file here; to the files: every directory entry that holds a \
+state and has an account here). A destination that already holds a state is never \
+overwritten. To the directory, this host's secret file is removed once the entry holds its \
+state; to the files, the entry keeps its state for the other hosts. Every user moved is \
+recorded in the auth log and the audit log. twofold(1), section MIGRATION, gives the order \
+of the steps.",
+        group(ArgGroup::new("direction").required(true).args(["to_directory", "to_files"]))
+    )]
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Copy secret files into the users' directory entries, then remove the files
+    #[arg(long)]
+    pub to_directory: bool,
+    /// Copy the directory entries' state into this host's secret files (never replaces a file)
+    #[arg(long)]
+    pub to_files: bool,
+    /// Every user with a state to move (instead of --user NAME)
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Subcommand)]

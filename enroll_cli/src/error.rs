@@ -30,6 +30,8 @@ pub enum Error {
     SystemMode {
         user: String,
         instead: String,
+        /// Root-only because of `[directory]` (the host's directory password is root's).
+        directory: bool,
     },
     Store(StoreError),
     /// The store's error, where `--force` would replace the file.
@@ -92,6 +94,20 @@ pub enum Error {
     Audit {
         path: String,
         problem: String,
+    },
+    /// A command for the directory backend without `[directory]` in twofold.toml.
+    NoDirectory {
+        command: &'static str,
+    },
+    /// `admin migrate` would overwrite a state at the destination.
+    MigrationRefused {
+        user: String,
+        to: &'static str,
+        why: &'static str,
+    },
+    /// `admin migrate --all` could not move some users (each one reported).
+    MigrationIncomplete {
+        failed: usize,
     },
     Random(String),
     Internal(String),
@@ -171,6 +187,13 @@ counter-based (HOTP) tokens are not supported"
             Error::Audit { path, .. } => format!(
                 "admin actions are only done when they can be audited: fix {path} (a root-owned file of mode 0600 in a root-owned directory)"
             ),
+            Error::NoDirectory { .. } => "add the [directory] table to twofold.toml first (`man 5 twofold.toml`), then run it again".into(),
+            Error::MigrationRefused { user, .. } => format!(
+                "compare the two with `twofold admin status {user}`; to keep this host's copy instead, remove the other one first (`twofold admin reset {user}` acts on the backend twofold.toml selects)"
+            ),
+            Error::MigrationIncomplete { .. } => {
+                "fix what each failed user's line says, then run the same command again: users already moved are not moved twice".into()
+            }
             Error::Random(_) => "the kernel's random number generator is not available; check /dev/urandom".into(),
             Error::Internal(_) => "please report this as a bug".into(),
         }
@@ -188,6 +211,14 @@ impl fmt::Display for Error {
             Error::OtherUser { name } => {
                 write!(f, "only root may act for another user (--user {name})")
             }
+            Error::SystemMode {
+                user,
+                directory: true,
+                ..
+            } => write!(
+                f,
+                "the second factor is kept in the directory, which only root reaches (the host's directory password is root's), so {user} cannot manage it directly"
+            ),
             Error::SystemMode { user, .. } => write!(
                 f,
                 "the secret files are kept by root (system mode), so {user} cannot manage them directly"
@@ -230,6 +261,19 @@ impl fmt::Display for Error {
             Error::Audit { path, problem } => {
                 write!(f, "audit log {path}: {problem}; nothing was changed")
             }
+            Error::NoDirectory { command } => write!(
+                f,
+                "`twofold {command}` needs a directory, and twofold.toml has no [directory] table; nothing was changed"
+            ),
+            Error::MigrationRefused { user, to, why } => write!(
+                f,
+                "{user} was not moved to the {to}: {why}; nothing was changed"
+            ),
+            Error::MigrationIncomplete { failed } => write!(
+                f,
+                "{failed} user{} could not be moved (see above); the others were",
+                if *failed == 1 { "" } else { "s" }
+            ),
             Error::Random(e) => write!(f, "no randomness: {e}"),
             Error::Internal(e) => write!(f, "internal error: {e}"),
         }

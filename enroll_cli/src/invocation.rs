@@ -141,11 +141,13 @@ impl Invocation {
         account: &Account,
         instead: impl FnOnce(&str) -> String,
     ) -> Result<Place> {
-        let root_only = self.config.secret_path.is_system_mode() || self.config.directory.is_some();
+        let directory = self.config.directory.is_some();
+        let root_only = self.config.secret_path.is_system_mode() || directory;
         if root_only && !self.invoker.is_root() {
             return Err(Error::SystemMode {
                 user: account.name.clone(),
                 instead: instead(&account.name),
+                directory,
             });
         }
         self.location(account)

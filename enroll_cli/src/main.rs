@@ -14,6 +14,7 @@ mod error;
 mod import;
 mod invocation;
 mod journal;
+mod migrate;
 mod otpauth;
 mod prompt;
 mod qr;
@@ -124,6 +125,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Admin(AdminCommand::IssuePass { name, ttl }) => {
             admin::issue_pass(&inv, user, name, ttl)
         }
+        Command::Admin(AdminCommand::Migrate(args)) => migrate::migrate(&inv, user, args),
         Command::Import(ImportCommand::GoogleAuthenticator {
             file,
             device,

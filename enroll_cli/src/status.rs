@@ -3,7 +3,7 @@
 use crate::device::{table, DeviceInfo};
 use crate::error::Result;
 use crate::invocation::{printable, Invocation};
-use crate::stored;
+use crate::stored::{self, Answered};
 use serde::Serialize;
 use twofold_core::account::Account;
 use twofold_core::config::Unenrolled;
@@ -17,6 +17,10 @@ pub const LOW_RECOVERY_CODES: usize = 3;
 struct StatusJson<'a> {
     user: &'a str,
     enrolled: bool,
+    /// Where the state was read: "files" or "directory".
+    backend: &'static str,
+    /// The directory server that answered (`null` for files).
+    server: Option<String>,
     secret_path: String,
     /// What happens at login without enrollment: "deny", "allow", or "allow until <time>".
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,15 +56,15 @@ struct LastLoginJson<'a> {
 pub fn status(inv: &Invocation, user_flag: Option<&str>) -> Result<()> {
     let account = inv.acting_user(user_flag)?;
     let loc = inv.self_service(&account, |u| format!("twofold admin status {u}"))?;
-    let file = stored::peek(&loc)?;
-    show(inv, &account, loc.path(), file.as_ref(), false)
+    let (file, answered) = stored::peek_answered(&loc)?;
+    show(inv, &account, loc.path(), &answered, file.as_ref(), false)
 }
 
 pub fn admin_status(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()> {
     let account = inv.admin_target("admin status", name, user_flag)?;
     let loc = inv.location(&account)?;
-    let file = stored::peek(&loc)?;
-    show(inv, &account, loc.path(), file.as_ref(), true)
+    let (file, answered) = stored::peek_answered(&loc)?;
+    show(inv, &account, loc.path(), &answered, file.as_ref(), true)
 }
 
 /// "1 failure", "2 failures".
@@ -85,9 +89,18 @@ fn show(
     inv: &Invocation,
     account: &Account,
     path: &str,
+    answered: &Answered,
     file: Option<&SecretFile>,
     admin: bool,
 ) -> Result<()> {
+    // Where the state is: the file, or the entry and the server that answered.
+    let (label, place) = match &answered.server {
+        Some(server) => (
+            "Directory:",
+            format!("{} (entry uid={})", printable(server), account.name),
+        ),
+        None => ("Secret file:", printable(path).into_owned()),
+    };
     let Some(file) = file else {
         let policy = unenrolled_policy(inv);
         let meaning = if policy == "deny" {
@@ -104,13 +117,14 @@ fn show(
             "Run `twofold enroll` to set up an authenticator app.".into()
         };
         inv.say(&format!(
-            "{} is not enrolled (no {}).\nPolicy for unenrolled users: {policy} ({meaning}).\n{next}\n",
+            "{} is not enrolled.\n{label:<17}{place} (no state)\nPolicy for unenrolled users: {policy} ({meaning}).\n{next}\n",
             account.name,
-            printable(path)
         ))?;
         return inv.emit(&StatusJson {
             user: &account.name,
             enrolled: false,
+            backend: answered.backend,
+            server: answered.server.clone(),
             secret_path: path.to_string(),
             unenrolled_policy: Some(policy),
             devices: Vec::new(),
@@ -133,11 +147,7 @@ fn show(
     let locked = file.state.failures >= inv.config.rate_limit.totp_lockout_after;
     let st = &file.state;
 
-    let mut t = format!(
-        "User:            {}\nSecret file:     {}\n",
-        account.name,
-        printable(path)
-    );
+    let mut t = format!("User:            {}\n{label:<17}{place}\n", account.name);
     if file.devices.is_empty() {
         t.push_str("Devices:         none (only recovery codes or a pass log in)\n");
     } else {
@@ -216,6 +226,8 @@ fn show(
     inv.emit(&StatusJson {
         user: &account.name,
         enrolled: true,
+        backend: answered.backend,
+        server: answered.server.clone(),
         secret_path: path.to_string(),
         unenrolled_policy: None,
         devices: file.devices.iter().map(DeviceInfo::of).collect(),

@@ -51,6 +51,38 @@ pub fn peek(place: &Place) -> Result<Option<SecretFile>> {
     Ok(peek_file(place)??)
 }
 
+/// Which backend answered a read: "files", or "directory" and the URI of its server.
+pub struct Answered {
+    pub backend: &'static str,
+    pub server: Option<String>,
+}
+
+/// Like [`peek`], and which backend answered (for `status`).
+pub fn peek_answered(place: &Place) -> Result<(Option<SecretFile>, Answered)> {
+    match place {
+        Place::File(_) => Ok((
+            peek(place)?,
+            Answered {
+                backend: "files",
+                server: None,
+            },
+        )),
+        Place::Directory { dir, user, .. } => {
+            use twofold_core::store::Storage;
+            let mut entry = DirectoryEntry::new(dir, user);
+            let file = entry.read()?;
+            let server = entry.server().map(str::to_string);
+            Ok((
+                file,
+                Answered {
+                    backend: "directory",
+                    server,
+                },
+            ))
+        }
+    }
+}
+
 /// Like [`peek`], but a problem with the state itself (not its directory, not the
 /// connection) is returned as the inner error, for commands that may replace a broken one.
 pub fn peek_file(place: &Place) -> Result<Result<Option<SecretFile>, StoreError>> {

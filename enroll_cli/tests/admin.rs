@@ -258,3 +258,109 @@ fn unknown_user_and_conflicting_user_flag() {
     let run = env.run(&["--user", "daemon", "admin", "status", "nobody"]);
     assert_eq!(run.code, 2, "{run:?}");
 }
+
+#[test]
+fn migrate_refuses_bad_input_and_a_missing_directory_and_changes_nothing() {
+    let env = Env::new();
+    env.enroll("nobody");
+    let file = std::fs::read(env.secret_path("nobody")).unwrap();
+    let status = env
+        .run(&["--json", "admin", "status", "nobody"])
+        .success()
+        .json();
+    assert_eq!(status["backend"], "files");
+    assert!(status["server"].is_null(), "{status}");
+
+    let (error, hint) = env
+        .run(&["admin", "migrate", "--to-directory", "--user", "nobody"])
+        .failure()
+        .error_text();
+    assert_eq!(
+        error,
+        "`twofold admin migrate` needs a directory, and twofold.toml has no [directory] table; nothing was changed"
+    );
+    assert!(hint.contains("add the [directory] table"), "{hint}");
+    for args in [
+        &["--to-directory", "--user", "nobody", "--all"][..],
+        &["--to-directory", "--to-files", "--all"],
+        &["--to-files"],
+        &["--all"],
+    ] {
+        let mut argv = vec!["admin", "migrate"];
+        argv.extend(args);
+        let run = env.run(&argv);
+        assert_eq!(run.code, 2, "{run:#?}");
+    }
+    let run = env
+        .cmd(&["admin", "migrate", "--to-directory", "--all"])
+        .run_as_nobody()
+        .run()
+        .failure();
+    assert_eq!(
+        run.error_text().0,
+        "`twofold admin migrate` is for root only"
+    );
+    assert_eq!(std::fs::read(env.secret_path("nobody")).unwrap(), file);
+    assert_eq!(env.audit_lines().len(), 1, "only the enrollment");
+}
+
+#[test]
+fn migrate_to_an_unreachable_directory_keeps_the_file_and_an_unknown_user_is_an_error() {
+    let env = Env::with_config(|dir| {
+        format!(
+            "secret_path = \"{dir}/secrets/{{user}}.toml\"\n\
+             [directory]\nuri = [\"ldaps://127.0.0.1:1\"]\nbase = \"ou=people,dc=example,dc=org\"\n\
+             bind_dn = \"cn=web1,ou=hosts,dc=example,dc=org\"\n\
+             bind_password_file = \"{dir}/ldap.secret\"\ntimeout = \"1s\"\n"
+        )
+    });
+    let secret = env.path().join("ldap.secret");
+    std::fs::write(&secret, "pw\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut file = twofold_core::SecretFile::new();
+    file.devices.push(device_with("JBSWY3DPEHPK3PXP"));
+    let secrets = env.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700)).unwrap();
+    env.put_secret_file("nobody", &file);
+    let before = std::fs::read(env.secret_path("nobody")).unwrap();
+
+    let (error, _) = env
+        .run(&["admin", "migrate", "--to-directory", "--user", "nosuchuser"])
+        .failure()
+        .error_text();
+    assert!(error.contains("no such user"), "{error}");
+    let (error, hint) = env
+        .run(&["admin", "migrate", "--to-directory", "--user", "nobody"])
+        .failure()
+        .error_text();
+    assert!(error.contains("unreachable"), "{error}");
+    assert!(hint.contains("directory servers"), "{hint}");
+    assert_eq!(std::fs::read(env.secret_path("nobody")).unwrap(), before);
+    assert!(env.audit_lines().is_empty());
+}
+
+#[test]
+fn with_a_directory_a_user_is_told_to_ask_root_for_their_status() {
+    let env = Env::with_config(|dir| {
+        format!(
+            "[directory]\nuri = [\"ldaps://127.0.0.1:1\"]\nbase = \"ou=people,dc=example,dc=org\"\n\
+             bind_dn = \"cn=web1,ou=hosts,dc=example,dc=org\"\n\
+             bind_password_file = \"{dir}/ldap.secret\"\n"
+        )
+    });
+    let (error, hint) = env
+        .cmd(&["status"])
+        .run_as_nobody()
+        .run()
+        .failure()
+        .error_text();
+    assert_eq!(
+        error,
+        "the second factor is kept in the directory, which only root reaches (the host's directory password is root's), so nobody cannot manage it directly"
+    );
+    assert_eq!(
+        hint,
+        "ask an administrator to run `twofold admin status nobody`"
+    );
+}

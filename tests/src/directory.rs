@@ -592,3 +592,26 @@ impl Drop for Directory {
         }
     }
 }
+
+/// For the migration tests (`admin migrate`) and README's "Many hosts".
+impl Directory {
+    /// The `twofoldState` line of `uid=USER` (LDIF, unwrapped) as the directory's
+    /// administrator reads it, or "" when the entry holds no state: to compare before and after.
+    #[track_caller]
+    pub fn state_of(&self, user: &str) -> String {
+        let out = self.run(&format!(
+            "ldapsearch {ADMIN} -LLL -o ldif-wrap=no -H ldapi:/// -b uid={user},{BASE} -s base twofoldState"
+        ));
+        out.assert_success();
+        out.stdout
+            .lines()
+            .filter(|line| line.starts_with("twofoldState"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The server's DNS name on the network (a host's `ldaps://NAME`).
+    pub fn server_name(&self) -> &str {
+        self.server().name()
+    }
+}

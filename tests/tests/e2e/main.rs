@@ -9,6 +9,7 @@ mod concurrency;
 mod devices;
 mod directory;
 mod directory_fleet;
+mod directory_migrate;
 mod doctor;
 mod documents;
 mod fail_closed;
