@@ -11,6 +11,7 @@
 //! - [`auth`]: the login flow used by the PAM module, written against a conversation trait.
 //! - [`log`]: the quoting rule of the log lines.
 //! - [`network`]: `exempt_networks`, matched against sshd's client address.
+//! - [`session`]: `sudo_after_login`, one code per login session.
 #![forbid(unsafe_code)]
 
 pub mod account;
@@ -23,6 +24,7 @@ pub mod kdf;
 pub mod log;
 pub mod network;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod time;
 pub mod totp;
