@@ -14,7 +14,7 @@ use pam::items::{AuthTok, RHost, Service, User};
 use pam::module::{PamHandle, PamHooks};
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use twofold_core::auth::{self, Answer, Caller, Conversation, Level, Outcome, Request};
+use twofold_core::auth::{Answer, Caller, Conversation, Level, Outcome, Request};
 use twofold_core::config::{self, Config};
 use twofold_core::log::quote;
 use twofold_core::session;
@@ -57,8 +57,7 @@ impl PamHooks for Twofold {
     }
 }
 
-type SessionStep =
-    fn(&Config, &str, &str, &session::Process, u64, &str) -> Option<(Level, String)>;
+type SessionStep = fn(&Config, &str, &str, &session::Process, u64, &str) -> Option<(Level, String)>;
 
 /// The session hooks keep `sudo_after_login`'s records (`twofold_core::session`). They
 /// grant nothing: whatever goes wrong, sudo asks for a code, and the session goes on
@@ -90,7 +89,14 @@ fn session_hook(pamh: &mut PamHandle, args: &[&CStr], step: SessionStep) -> PamR
             return PamResultCode::PAM_IGNORE;
         };
         let process = session::Process::of_this_process();
-        match step(&config, &service, &user, &process, now.as_secs(), session::RECORD_DIR) {
+        match step(
+            &config,
+            &service,
+            &user,
+            &process,
+            now.as_secs(),
+            session::RECORD_DIR,
+        ) {
             Some((level, line)) => {
                 log::write(level, &format!("{context} reason={}", quote(&line)));
                 if level <= Level::Warning {

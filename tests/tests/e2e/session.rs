@@ -45,7 +45,8 @@ fn sudo_in_the_ssh_session_that_entered_a_code_is_not_asked_again() {
         .answer_with(&code)
         .command(SUDO_IN_SESSION)
         .run();
-    out.assert_success().assert_prompts(&["Verification code: "]);
+    out.assert_success()
+        .assert_prompts(&["Verification code: "]);
     assert!(out.stdout.starts_with("root\n"), "{out}");
     assert!(!out.stderr.contains("Verification code"), "{out}");
     let session = session_of(&out.stdout);
@@ -63,7 +64,10 @@ fn sudo_in_the_ssh_session_that_entered_a_code_is_not_asked_again() {
         .run(&format!("test -e /run/twofold/session-{session}"))
         .success()
     {
-        assert!(std::time::Instant::now() < deadline, "record left after logout");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "record left after logout"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
@@ -115,7 +119,10 @@ fn sudo_in_another_session_is_asked_for_the_code() {
         });
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while !host.run("test -e /tmp/first-open").success() {
-            assert!(std::time::Instant::now() < deadline, "first login never opened");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "first login never opened"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         // Another ssh session of alice's, and a process outside any login session.
