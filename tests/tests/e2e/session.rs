@@ -192,3 +192,44 @@ fn a_user_cannot_change_their_audit_session_id() {
     );
     assert_ne!(fresh.stdout.trim(), session.to_string(), "{fresh}");
 }
+
+#[test]
+fn the_pam_auth_update_profile_gives_debians_stock_sshd_the_session_hook() {
+    // Debian's own /etc/pam.d/sshd and sudo, the profile enabled, README's password
+    // drop-in: common-session gains the hook, after the stock stack's pam_loginuid.
+    let host = Host::new()
+        .user("alice")
+        .enrolled("alice")
+        .sudoer("alice")
+        .config("sudo_after_login = \"15m\"\n")
+        .sshd(SshAuth::DebianDefault)
+        .sudo(SudoAuth::DebianDefault)
+        .build();
+    host.run("pam-auth-update --enable twofold")
+        .assert_success();
+    host.run("grep -E '^session.*pam_twofold\\.so' /etc/pam.d/common-session")
+        .assert_success();
+    // Not in sudo's session stack (interactive sessions only).
+    host.run("! grep -q pam_twofold /etc/pam.d/common-session-noninteractive")
+        .assert_success();
+    host.write_file(
+        "/etc/ssh/sshd_config.d/twofold.conf",
+        &twofold_e2e::snippet("README.md", "sshd-dropin-password"),
+    );
+    host.run("sshd -t && systemctl reload ssh").assert_success();
+
+    let out = host
+        .ssh("alice")
+        .answer_with("alice-password")
+        .answer_with(&host.totp("alice"))
+        .command(SUDO_IN_SESSION)
+        .run();
+    out.assert_success()
+        .assert_prompts(&["Password: ", "Verification code: "]);
+    assert!(out.stdout.starts_with("root\n"), "{out}");
+    assert!(!out.stderr.contains("Verification code"), "{out}");
+
+    let decisions = host.decisions(2);
+    decisions[0].assert("alice", "totp", "success");
+    decisions[1].assert("alice", "session", "success");
+}
