@@ -172,16 +172,18 @@ fn is_sudo(config: &Config, service: &str) -> bool {
 
 /// `auth::authenticate` with `sudo_after_login`: for a sudo service, a skip when this
 /// session entered a code recently; for any other service, a pending record after a code.
+/// `process` is only asked (and nothing read or written here) when the option is set.
 pub fn authenticate(
     config: &Config,
     req: &Request,
-    process: &Process,
+    process: &dyn Fn() -> Process,
     records: &str,
     conv: &mut dyn Conversation,
 ) -> Outcome {
     let Some(window) = config.sudo_after_login else {
         return auth::authenticate(config, req, conv);
     };
+    let process = &process();
     if is_sudo(config, req.service) {
         let record = match process.audit_session {
             None => Ok(None),
@@ -565,7 +567,7 @@ mod tests {
             ppid: 4999,
             audit_session: session,
         };
-        authenticate(config, &req, &process, dir, &mut NoPrompt)
+        authenticate(config, &req, &|| process, dir, &mut NoPrompt)
     }
 
     #[test]

@@ -299,7 +299,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
     let outcome = session::authenticate(
         &config,
         &request,
-        &session::Process::of_this_process(),
+        &session::Process::of_this_process,
         session::RECORD_DIR,
         &mut conversation,
     );
