@@ -104,7 +104,7 @@ pub fn sudo_may_skip(
     };
     let Some(record) = record else {
         return Err(format!(
-            "no code entered at a login in this session (audit session {session})"
+            "no code entered at a login in this session (audit session {session}), or that login's PAM session stack lacks `session optional pam_twofold.so` after pam_loginuid"
         ));
     };
     if record.user != user {
