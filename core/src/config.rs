@@ -125,6 +125,11 @@ pub struct Config {
     pub audit_log: String,
     /// `[directory]`: the state lives on the users' LDAP entries instead of secret files.
     pub directory: Option<Directory>,
+    /// `sudo_after_login`: seconds after a login with a code during which sudo in the same
+    /// login session does not ask again (see `session`). None: off.
+    pub sudo_after_login: Option<u64>,
+    /// The PAM services `sudo_after_login` applies to.
+    pub sudo_services: Vec<String>,
 }
 
 /// The `[directory]` table: where the directory is and how the host binds to it.
@@ -165,6 +170,8 @@ impl Default for Config {
             issuer: "twofold".into(),
             audit_log: "/var/log/twofold/audit.log".into(),
             directory: None,
+            sudo_after_login: None,
+            sudo_services: vec!["sudo".into()],
             rate_limit: RateLimit {
                 free_failures: 5,
                 base_delay_secs: 30,
@@ -208,6 +215,8 @@ struct RawConfig {
     audit_log: Option<String>,
     rate_limit: Option<RawRateLimit>,
     directory: Option<RawDirectory>,
+    sudo_after_login: Option<String>,
+    sudo_services: Option<Vec<String>>,
 }
 
 /// The `[directory]` table as written.
@@ -394,6 +403,12 @@ impl Config {
         }
         if let Some(d) = raw.directory {
             c.directory = Some(parse_directory(d)?);
+        }
+        if let Some(w) = raw.sudo_after_login {
+            c.sudo_after_login = Some(crate::session::parse_window(&w)?);
+        }
+        if let Some(s) = raw.sudo_services {
+            c.sudo_services = crate::session::parse_services(s)?;
         }
         Ok(c)
     }

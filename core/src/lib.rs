@@ -12,6 +12,7 @@
 //! - [`log`]: the quoting rule of the log lines.
 //! - [`migrate`]: moving a user's state between secret files and the directory, decided.
 //! - [`network`]: `exempt_networks`, matched against sshd's client address.
+//! - [`session`]: `sudo_after_login`, one code per login session.
 #![forbid(unsafe_code)]
 
 pub mod account;
@@ -25,6 +26,7 @@ pub mod log;
 pub mod migrate;
 pub mod network;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod time;
 pub mod totp;

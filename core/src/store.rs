@@ -251,7 +251,7 @@ impl Drop for FsIdentity {
 }
 
 /// A rustix error as nix's `Errno` (same numbers), for `StoreError::io`.
-fn sys(e: rustix::io::Errno) -> Errno {
+pub(crate) fn sys(e: rustix::io::Errno) -> Errno {
     Errno::from_raw(e.raw_os_error())
 }
 
@@ -373,6 +373,12 @@ impl SecretStore {
 
     pub fn location(&self) -> &Location {
         &self.loc
+    }
+
+    /// The checked directory, for other root-only files kept in a directory opened this way
+    /// (`session`'s login records); each is opened relative to it, never through a symlink.
+    pub(crate) fn dir_fd(&self) -> &OwnedFd {
+        &self.dir
     }
 
     /// Gives up the owner's file identity but keeps the checked directory open, for a caller
@@ -576,7 +582,11 @@ fn errno_of(e: &std::io::Error) -> Errno {
 }
 
 /// Checks an opened secret file on its descriptor and reads it, at most `MAX_FILE_BYTES`.
-fn read_checked(fd: OwnedFd, path: &str, owner: Owner) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+pub(crate) fn read_checked(
+    fd: OwnedFd,
+    path: &str,
+    owner: Owner,
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
     let st = fstat(&fd).map_err(|e| StoreError::io(path, "fstat", sys(e)))?;
     check_file(&st, path, owner)?;
     // Sized by `fstat` (plus the byte that tells the end): a buffer that grew would leave

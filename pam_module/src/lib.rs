@@ -10,13 +10,14 @@
 
 use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO};
 use pam::conv::Conv;
-use pam::items::{AuthTok, RHost, Service};
+use pam::items::{AuthTok, RHost, Service, User};
 use pam::module::{PamHandle, PamHooks};
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use twofold_core::auth::{self, Answer, Caller, Conversation, Level, Outcome, Request};
+use twofold_core::auth::{Answer, Caller, Conversation, Level, Outcome, Request};
 use twofold_core::config::{self, Config};
 use twofold_core::log::quote;
+use twofold_core::session;
 use zeroize::Zeroizing;
 
 mod log;
@@ -46,6 +47,68 @@ impl PamHooks for Twofold {
     fn sm_setcred(_pamh: &mut PamHandle, _args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
         PamResultCode::PAM_SUCCESS
     }
+
+    fn sm_open_session(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        session_hook(pamh, &args, session::open_session)
+    }
+
+    fn sm_close_session(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        session_hook(pamh, &args, session::close_session)
+    }
+}
+
+type SessionStep = fn(&Config, &str, &str, &session::Process, u64, &str) -> Option<(Level, String)>;
+
+/// The session hooks keep `sudo_after_login`'s records (`twofold_core::session`). They
+/// grant nothing: whatever goes wrong, sudo asks for a code, and the session goes on
+/// (PAM_IGNORE), so a session line can never lock anyone out.
+fn session_hook(pamh: &mut PamHandle, args: &[&CStr], step: SessionStep) -> PamResultCode {
+    let run = || {
+        let service = item_text(pamh.get_item::<Service>().ok().flatten().map(|s| s.0))
+            .unwrap_or_else(|| "?".into());
+        let rhost = item_text(pamh.get_item::<RHost>().ok().flatten().map(|s| s.0));
+        let user = item_text(pamh.get_item::<User>().ok().flatten().map(|s| s.0))
+            .unwrap_or_else(|| "?".into());
+        let context = format!(
+            "service={} user={} rhost={} method=session",
+            quote(&service),
+            quote(&user),
+            quote(rhost.as_deref().unwrap_or("-"))
+        );
+        let config = match parse_args(args).and_then(|args| match args.source {
+            Source::File(path) => Config::load(&path).map_err(|e| e.to_string()),
+            Source::BuiltinDefaults => Ok(Config::default()),
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                log::write(Level::Error, &format!("{context} reason={}", quote(&e)));
+                return PamResultCode::PAM_IGNORE;
+            }
+        };
+        let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+            return PamResultCode::PAM_IGNORE;
+        };
+        let process = session::Process::of_this_process();
+        match step(
+            &config,
+            &service,
+            &user,
+            &process,
+            now.as_secs(),
+            session::RECORD_DIR,
+        ) {
+            Some((level, line)) => {
+                log::write(level, &format!("{context} reason={}", quote(&line)));
+                if level <= Level::Warning {
+                    PamResultCode::PAM_IGNORE
+                } else {
+                    PamResultCode::PAM_SUCCESS
+                }
+            }
+            None => PamResultCode::PAM_IGNORE,
+        }
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or(PamResultCode::PAM_IGNORE)
 }
 
 /// Where the configuration comes from.
@@ -233,7 +296,13 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         now,
         caller: Caller::of_this_process(),
     };
-    let outcome = auth::authenticate(&config, &request, &mut conversation);
+    let outcome = session::authenticate(
+        &config,
+        &request,
+        &session::Process::of_this_process,
+        session::RECORD_DIR,
+        &mut conversation,
+    );
     report(&context(&user), &outcome);
     match outcome.answer {
         Answer::Success => PamResultCode::PAM_SUCCESS,

@@ -18,6 +18,7 @@ mod package;
 mod pam_auth_update;
 mod password_examples;
 mod recovery;
+mod session;
 mod ssh_password;
 mod ssh_totp;
 mod sudo;
