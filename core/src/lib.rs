@@ -11,6 +11,8 @@
 //! - [`auth`]: the login flow used by the PAM module, written against a conversation trait.
 //! - [`log`]: the quoting rule of the log lines.
 //! - [`network`]: `exempt_networks`, matched against sshd's client address.
+//! - [`enrollment`], [`otpauth`], [`qr`]: a new enrollment's secrets, its URI and QR code
+//!   (the CLI's `twofold enroll` and the module's enrollment at first login).
 #![forbid(unsafe_code)]
 
 pub mod account;
@@ -19,9 +21,12 @@ pub mod codes;
 pub mod config;
 pub mod directory;
 pub mod doctor;
+pub mod enrollment;
 pub mod kdf;
 pub mod log;
 pub mod network;
+pub mod otpauth;
+pub mod qr;
 pub mod secret;
 pub mod store;
 pub mod time;

@@ -363,6 +363,29 @@ case!(
 );
 case!(no_stack_using_the_module_is_a_warning, "pam-unused");
 case!(
+    unenrolled_users_offered_enrollment_is_a_warning,
+    "people-unenrolled-enroll"
+);
+case!(
+    code_alone_with_enrollment_at_login_is_an_error,
+    "enroll-code-alone"
+);
+
+#[test]
+fn enrollment_at_login_after_a_failed_password_is_an_error() {
+    // Without enrollment at login the same stack is a warning (throttling only).
+    let f = check("enroll-after-failure");
+    let after: Vec<&Finding> = f.iter().filter(|f| f.id == "pam.after-failure").collect();
+    assert!(!after.is_empty());
+    for a in after {
+        assert!(
+            a.why.contains("offered that user's enrollment"),
+            "{}",
+            a.why
+        );
+    }
+}
+case!(
     unenrolled_admins_are_warnings_while_no_stack_uses_the_module,
     "pam-unused-unenrolled"
 );

@@ -14,7 +14,6 @@ mod error;
 mod import;
 mod invocation;
 mod journal;
-mod otpauth;
 mod prompt;
 mod qr;
 mod recovery;
