@@ -11,6 +11,7 @@ mod directory;
 mod doctor;
 mod documents;
 mod fail_closed;
+mod first_login;
 mod harness;
 mod package;
 mod pam_auth_update;
