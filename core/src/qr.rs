@@ -152,4 +152,25 @@ mod tests {
         }
         assert!(lines[0].chars().all(|c| c == '#'));
     }
+
+    #[test]
+    fn ascii_code_of_a_login_prompt_decodes_to_the_uri() {
+        let uri = "otpauth://totp/twofold:first.last?secret=BSCUTSS2QG5OGOVHYSI7VZHIVI67BZVE&issuer=twofold";
+        let t = text(uri, TextStyle::Ascii).unwrap();
+        let rows: Vec<&[u8]> = t.lines().map(str::as_bytes).collect();
+        // As a dark terminal shows it: `#` light, space dark; 4 pixels a module.
+        let scale = 4;
+        let (w, h) = (rows[0].len() / 2 * scale, rows.len() * scale);
+        let pixel = |x: usize, y: usize| {
+            if rows[y / scale][x / scale * 2] == b'#' {
+                255
+            } else {
+                0
+            }
+        };
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, pixel);
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1, "{}", *t);
+        assert_eq!(grids[0].decode().unwrap().1, uri);
+    }
 }
