@@ -188,7 +188,11 @@ fn first_hour_deadline_lets_unenrolled_users_in_until_it_passes() {
 /// over carol, who never logged in, is refused while bob is asked for his code.
 #[test]
 fn rollout_in_five_lines() {
-    let host = Host::new().user("bob").user("carol").build();
+    let host = Host::new()
+        .user("bob")
+        .user("carol")
+        .sshd(SshAuth::DebianDefault)
+        .build();
     let debs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debian");
     let deb = std::fs::read_dir(&debs)
         .unwrap_or_else(|e| {
