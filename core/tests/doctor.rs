@@ -366,10 +366,31 @@ case!(
     unenrolled_users_offered_enrollment_is_a_warning,
     "people-unenrolled-enroll"
 );
-case!(
-    code_alone_with_enrollment_at_login_is_an_error,
-    "enroll-code-alone"
-);
+#[test]
+fn code_alone_with_enrollment_at_login_is_an_error_that_says_why() {
+    let f = check("enroll-code-alone");
+    let why: Vec<&str> = f
+        .iter()
+        .filter(|f| f.id == "pam.code-alone")
+        .map(|f| f.why.as_str())
+        .collect();
+    assert!(!why.is_empty());
+    assert!(
+        why.iter()
+            .all(|w| w.contains("offered that user's enrollment")),
+        "{why:?}"
+    );
+}
+
+#[test]
+fn way_in_of_an_unenrolled_user_under_enroll_is_enrollment_at_login() {
+    let i = inputs("people-unenrolled-enroll");
+    let lines = doctor::way_in(&i, "alice", None);
+    assert!(!lines.is_empty());
+    for line in &lines {
+        assert!(line.contains("enrollment at login"), "{lines:?}");
+    }
+}
 
 #[test]
 fn enrollment_at_login_after_a_failed_password_is_an_error() {

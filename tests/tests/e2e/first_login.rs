@@ -145,3 +145,52 @@ fn an_enrolled_user_is_never_offered_enrollment() {
     log[1].assert("alice", "totp", "success");
     assert!(!host.auth_log().contains("result=offered"));
 }
+
+#[test]
+fn the_doctor_refuses_a_stack_that_reaches_the_module_after_a_wrong_password() {
+    // The packaged sudo example ends the stack at a wrong password: no error.
+    let host = Host::new()
+        .user("bob")
+        .config("unenrolled = \"enroll\"\n")
+        .sshd(SshAuth::PublickeyThenTotp)
+        .build();
+    host.run("cp /usr/share/doc/twofold/examples/pam.d-sudo /etc/pam.d/sudo")
+        .assert_success();
+    let errors = |host: &Host| -> Vec<String> {
+        let out = host.twofold("--json doctor");
+        out.json()["findings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no findings:\n{out}"))
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| format!("{} {}", f["id"], f["why"]))
+            .collect()
+    };
+    let before = errors(&host);
+    assert!(
+        !before.iter().any(|e| e.contains("pam.after-failure")),
+        "{before:?}"
+    );
+
+    // A password module that lets the stack go on after a failure (`required`): whoever
+    // knows bob's name would be offered his enrollment. The doctor says so, as an error.
+    host.write_file(
+        "/etc/pam.d/sudo",
+        "auth required pam_unix.so\nauth required pam_twofold.so\n@include common-account\n@include common-session-noninteractive\n",
+    );
+    let after = errors(&host);
+    assert!(
+        after.iter().any(
+            |e| e.contains("pam.after-failure") && e.contains("offered that user's enrollment")
+        ),
+        "{after:?}"
+    );
+    // And root, not enrolled on this host, is listed as offered enrollment at login.
+    let listed = host.twofold("--json doctor").json();
+    let offered = listed["findings"].as_array().unwrap().iter().any(|f| {
+        f["id"] == "user.unenrolled-enrolls"
+            && f["severity"] == "warning"
+            && f["subject"] == "user:root"
+    });
+    assert!(offered, "{listed:#}");
+}
