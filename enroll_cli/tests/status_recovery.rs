@@ -287,3 +287,16 @@ fn status_of_an_unenrolled_user_says_enrollment_at_login_and_its_deadline() {
         "{text}"
     );
 }
+
+#[test]
+fn an_admin_reset_under_enrollment_at_login_says_the_next_login_offers_it() {
+    let env = Env::with_config(|dir| {
+        format!("secret_path = \"{dir}/secrets/{{user}}.toml\"\nunenrolled = \"enroll\"\n")
+    });
+    env.enroll("nobody");
+    let text = env.run(&["admin", "reset", "nobody"]).success().stdout;
+    assert!(
+        text.contains("is now unenrolled: their next login offers enrollment"),
+        "{text}"
+    );
+}
