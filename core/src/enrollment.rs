@@ -427,6 +427,19 @@ mod tests {
     }
 
     #[test]
+    fn a_conversation_that_ends_at_the_offer_activates_nothing() {
+        let (config, loc, dir) = setup("hangup", "unenrolled = \"enroll\"");
+        // No answer at all: the client went away at the QR code.
+        let mut conv = person(&[]);
+        let out = authenticate(&config, &REQ, &mut conv);
+        assert_eq!((out.answer, out.method), (Answer::Deny, "enroll"));
+        assert!(out.reason.contains("nothing activated"), "{}", out.reason);
+        assert_eq!(conv.logs.len(), 1, "offered, and logged as such");
+        assert!(stored(&loc).is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn an_enrollment_that_appeared_during_the_offer_is_kept_and_the_login_refused() {
         let (config, loc, dir) = setup("race", "unenrolled = \"enroll\"");
         let mut other = SecretFile::new();
