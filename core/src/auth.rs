@@ -4,7 +4,7 @@
 
 use crate::account::{Account, AccountError};
 use crate::codes::{classify, Attempt};
-use crate::config::Config;
+use crate::config::{Config, Unenrolled};
 use crate::directory::DirectoryEntry;
 use crate::store::{Backend, ErrorKind, Location, Storage, Update, UserFile};
 use crate::verify::{decide_with, precompute, Origin};
@@ -22,6 +22,19 @@ pub trait Conversation {
     fn password(&self) -> Option<&[u8]> {
         None
     }
+    /// Whether `info` reaches the person (not under PAM_SILENT). Enrollment at login shows
+    /// its key that way, and is not offered otherwise.
+    fn shows_info(&self) -> bool {
+        false
+    }
+    /// The clock, read when asked (an answer typed minutes into the login is checked
+    /// against the time it was typed). `None`: unreadable.
+    fn now(&self) -> Option<UnixTime> {
+        None
+    }
+    /// A line for the auth log, written at once: a step of the login before its outcome
+    /// (enrollment offered). Never a code, a secret or a hash.
+    fn log(&mut self, _level: Level, _method: &str, _result: &str, _reason: &str) {}
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +126,7 @@ pub enum Level {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub answer: Answer,
-    /// totp, recovery, pass, exempt, unenrolled, unprivileged or none.
+    /// totp, recovery, pass, exempt, unenrolled, enroll, unprivileged or none.
     pub method: &'static str,
     /// For the auth log. Never a code, a secret or a hash.
     pub reason: String,
@@ -121,7 +134,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn deny(method: &'static str, reason: impl Into<String>, level: Level) -> Outcome {
+    pub(crate) fn deny(method: &'static str, reason: impl Into<String>, level: Level) -> Outcome {
         Outcome {
             answer: Answer::Deny,
             method,
@@ -268,6 +281,15 @@ fn authenticate_with(
                 level: Level::Notice,
             };
         }
+        Ok(None) if config.unenrolled == Unenrolled::Enroll => {
+            return crate::enrollment::at_first_login(
+                config,
+                req,
+                &account.name,
+                &mut storage,
+                conv,
+            )
+        }
         Ok(None) => {
             return refuse_as(
                 "unenrolled",
@@ -359,8 +381,8 @@ fn authenticate_with(
 /// A conversation from a script: expected prompts and the answers to give. For the tests
 /// of this module only; not in the shipped module.
 #[cfg(test)]
-mod scripted {
-    use super::Conversation;
+pub(crate) mod scripted {
+    use super::{Conversation, Level};
     use zeroize::Zeroizing;
 
     #[derive(Default)]
@@ -370,6 +392,12 @@ mod scripted {
         pub infos: Vec<String>,
         /// What the stack holds as PAM_AUTHTOK.
         pub password: Option<Vec<u8>>,
+        /// Whether the conversation shows informational messages (not PAM_SILENT).
+        pub shows_info: bool,
+        /// The clock the conversation reads.
+        pub now: Option<crate::UnixTime>,
+        /// Log lines written during the conversation: "method result reason".
+        pub logs: Vec<String>,
     }
 
     impl Script {
@@ -394,6 +422,15 @@ mod scripted {
         }
         fn password(&self) -> Option<&[u8]> {
             self.password.as_deref()
+        }
+        fn shows_info(&self) -> bool {
+            self.shows_info
+        }
+        fn now(&self) -> Option<crate::UnixTime> {
+            self.now
+        }
+        fn log(&mut self, _level: Level, method: &str, result: &str, reason: &str) {
+            self.logs.push(format!("{method} {result} {reason}"));
         }
     }
 }

@@ -31,6 +31,9 @@ const MAX_CONFIG_BYTES: usize = 64 * 1024;
 pub enum Unenrolled {
     Deny,
     Allow,
+    /// Offered enrollment in the login conversation, after the first factor (until
+    /// `enroll_until`, then as `Deny`); see `enrollment`.
+    Enroll,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +114,8 @@ pub struct Config {
     pub unenrolled: Unenrolled,
     /// Unenrolled users pass until this time (a rollout grace period), whatever `unenrolled` says.
     pub unenrolled_allow_until: Option<crate::UnixTime>,
+    /// With `unenrolled = "enroll"`: enrollment is offered until this time, then refused.
+    pub enroll_until: Option<crate::UnixTime>,
     pub exempt_groups: Vec<String>,
     /// sshd logins from these client addresses skip the code (see `network`).
     pub exempt_networks: Vec<crate::network::Network>,
@@ -159,6 +164,7 @@ impl Default for Config {
             },
             unenrolled: Unenrolled::Deny,
             unenrolled_allow_until: None,
+            enroll_until: None,
             exempt_groups: Vec::new(),
             exempt_networks: Vec::new(),
             screen_lockers: DEFAULT_SCREEN_LOCKERS
@@ -206,6 +212,8 @@ struct RawConfig {
     /// A TOML date-time, as the `toml` crate writes it back (`validate` reads it).
     #[serde(default, deserialize_with = "datetime_text")]
     unenrolled_allow_until: Option<String>,
+    #[serde(default, deserialize_with = "datetime_text")]
+    enroll_until: Option<String>,
     exempt_groups: Option<Vec<String>>,
     exempt_networks: Option<Vec<String>>,
     screen_lockers: Option<Vec<String>>,
@@ -301,6 +309,10 @@ impl Config {
                 crate::time::parse_rfc3339(&d)
                     .map_err(|e| format!("unenrolled_allow_until: {e}"))?,
             );
+        }
+        if let Some(d) = raw.enroll_until {
+            c.enroll_until =
+                Some(crate::time::parse_rfc3339(&d).map_err(|e| format!("enroll_until: {e}"))?);
         }
         if let Some(g) = raw.exempt_groups {
             if let Some(bad) = g
@@ -410,13 +422,36 @@ impl Config {
         if let Some(s) = raw.sudo_services {
             c.sudo_services = crate::session::parse_services(s)?;
         }
+        check_enrollment_at_login(&c)?;
         Ok(c)
+    }
+
+    /// Whether an unenrolled user is offered enrollment at `now` (before `enroll_until`).
+    pub fn enrollment_offered(&self, now: crate::UnixTime) -> bool {
+        self.unenrolled == Unenrolled::Enroll && self.enroll_until.is_none_or(|t| now < t)
     }
 
     /// Whether an unenrolled user may pass at `now`.
     pub fn unenrolled_may_pass(&self, now: crate::UnixTime) -> bool {
         self.unenrolled == Unenrolled::Allow || self.unenrolled_allow_until.is_some_and(|t| now < t)
     }
+}
+
+/// `unenrolled = "enroll"` and what it cannot be combined with.
+fn check_enrollment_at_login(c: &Config) -> Result<(), String> {
+    if c.unenrolled != Unenrolled::Enroll {
+        return match c.enroll_until {
+            Some(_) => Err("enroll_until is set but unenrolled is not \"enroll\": add unenrolled = \"enroll\", or remove enroll_until".into()),
+            None => Ok(()),
+        };
+    }
+    if c.unenrolled_allow_until.is_some() {
+        return Err("unenrolled = \"enroll\" and unenrolled_allow_until contradict each other (let unenrolled users enroll, or let them through): keep one; enroll_until sets the end of enrollment at login".into());
+    }
+    if c.directory.is_some() {
+        return Err("unenrolled = \"enroll\" is not available with [directory]: enroll users with `twofold enroll --user NAME` as root on a host".into());
+    }
+    Ok(())
 }
 
 fn datetime_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -732,6 +767,51 @@ mod tests {
         let c = Config::parse("unenrolled_allow_until = 2026-12-31T00:00:00Z").unwrap();
         assert!(c.unenrolled_may_pass(1_798_675_199));
         assert!(!c.unenrolled_may_pass(1_798_675_200));
+    }
+
+    #[test]
+    fn enrollment_at_login_is_offered_until_enroll_until_then_not() {
+        let c = Config::parse("unenrolled = \"enroll\"").unwrap();
+        assert_eq!((c.unenrolled, c.enroll_until), (Unenrolled::Enroll, None));
+        assert!(c.enrollment_offered(u64::MAX));
+        assert!(!c.unenrolled_may_pass(0));
+        let c =
+            Config::parse("unenrolled = \"enroll\"\nenroll_until = 2026-12-31T00:00:00Z").unwrap();
+        assert_eq!(c.enroll_until, Some(1_798_675_200));
+        assert!(c.enrollment_offered(1_798_675_199));
+        assert!(!c.enrollment_offered(1_798_675_200));
+        assert!(!c.unenrolled_may_pass(1_798_675_200));
+        for other in ["allow", "deny"] {
+            let c = Config::parse(&format!("unenrolled = \"{other}\"")).unwrap();
+            assert!(!c.enrollment_offered(0), "{other}");
+        }
+    }
+
+    #[test]
+    fn enrollment_at_login_refuses_what_it_cannot_be_combined_with() {
+        for (bad, why) in [
+            (
+                "unenrolled = \"enroll\"\nunenrolled_allow_until = 2026-12-31T00:00:00Z",
+                "contradict",
+            ),
+            (
+                "enroll_until = 2026-12-31T00:00:00Z",
+                "unenrolled is not \"enroll\"",
+            ),
+            (
+                "unenrolled = \"deny\"\nenroll_until = 2026-12-31T00:00:00Z",
+                "unenrolled is not \"enroll\"",
+            ),
+            (
+                "unenrolled = \"enroll\"\nenroll_until = \"soon\"",
+                "invalid type",
+            ),
+        ] {
+            let e = Config::parse(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = Config::parse(&format!("unenrolled = \"enroll\"\n{DIRECTORY}")).unwrap_err();
+        assert!(e.contains("not available with [directory]"), "{e}");
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 use crate::config::Directory;
 use crate::secret::{SecretFile, MAX_FILE_BYTES};
-use crate::store::{ErrorKind, Storage, StoreError, Update};
+use crate::store::{Created, ErrorKind, Storage, StoreError, Update};
 use ldap3::{LdapConn, LdapConnSettings, LdapError, Mod, Scope, SearchEntry};
 use rustix::fs::{fstat, FileType, Mode, OFlags, ResolveFlags};
 use std::collections::HashSet;
@@ -600,6 +600,16 @@ impl Storage for DirectoryEntry<'_> {
             format!("changed by other logins {TRIES} times in a row; refused"),
             "try again",
             ErrorKind::Io,
+        ))
+    }
+
+    /// Enrollment at first login is not offered with the directory (`Config` refuses
+    /// `unenrolled = "enroll"` with `[directory]`): refused, nothing written.
+    fn create(&mut self, _file: &SecretFile) -> Result<Created, StoreError> {
+        Err(error(
+            "enrollment at login is not available with the directory backend",
+            "enroll users with `twofold enroll --user NAME` as root on a host",
+            ErrorKind::Unsafe,
         ))
     }
 }

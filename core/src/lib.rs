@@ -13,6 +13,8 @@
 //! - [`migrate`]: moving a user's state between secret files and the directory, decided.
 //! - [`network`]: `exempt_networks`, matched against sshd's client address.
 //! - [`session`]: `sudo_after_login`, one code per login session.
+//! - [`enrollment`], [`otpauth`], [`qr`]: a new enrollment's secrets, its URI and QR code
+//!   (the CLI's `twofold enroll` and the module's enrollment at first login).
 #![forbid(unsafe_code)]
 
 pub mod account;
@@ -21,10 +23,13 @@ pub mod codes;
 pub mod config;
 pub mod directory;
 pub mod doctor;
+pub mod enrollment;
 pub mod kdf;
 pub mod log;
 pub mod migrate;
 pub mod network;
+pub mod otpauth;
+pub mod qr;
 pub mod secret;
 pub mod session;
 pub mod store;

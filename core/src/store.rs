@@ -710,6 +710,15 @@ pub enum Update<T> {
     NotSaved(T, StoreError),
 }
 
+/// What [`Storage::create`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The file is stored: the user had none.
+    Created,
+    /// The user has a state already (another enrollment came first): nothing was written.
+    Exists,
+}
+
 /// One user's secret file, wherever it is kept: what `auth` knows of storage.
 ///
 /// `update` is one transaction: `decide` sees the current file and returns a value and,
@@ -725,6 +734,10 @@ pub trait Storage {
         &mut self,
         decide: impl FnMut(&SecretFile) -> (T, Option<SecretFile>),
     ) -> Result<Update<T>, StoreError>;
+
+    /// Stores `file` for a user who has none (enrollment at first login), in one
+    /// transaction: a state that exists, whatever it holds, is never replaced.
+    fn create(&mut self, file: &SecretFile) -> Result<Created, StoreError>;
 }
 
 /// The file backend: a user's secret file in a directory, read and written by [`SecretStore`].
@@ -782,6 +795,28 @@ impl Storage for UserFile {
             Err(e) => Update::NotSaved(value, e),
         })
     }
+
+    fn create(&mut self, file: &SecretFile) -> Result<Created, StoreError> {
+        // The directory checked by `read`, or (a first enrollment) the path walked again,
+        // creating what is missing with the owner's identity, mode 0700.
+        let store = match self.dir.take() {
+            Some(dir) => dir.attach()?,
+            None => SecretStore::open_or_create(&self.loc)?,
+        };
+        let lock = store.lock()?;
+        // Under the lock: a file written since the read (another login's enrollment,
+        // `twofold enroll`) is never replaced.
+        let created = match store.read_bytes()? {
+            Some(_) => Created::Exists,
+            None => {
+                store.write(&lock, file)?;
+                Created::Created
+            }
+        };
+        drop(lock);
+        self.dir = Some(store.detach());
+        Ok(created)
+    }
 }
 
 /// The backend `twofold.toml` chose: the secret file, or the user's directory entry
@@ -806,6 +841,13 @@ impl Storage for Backend<'_> {
         match self {
             Backend::File(s) => s.update(decide),
             Backend::Directory(s) => s.update(decide),
+        }
+    }
+
+    fn create(&mut self, file: &SecretFile) -> Result<Created, StoreError> {
+        match self {
+            Backend::File(s) => s.create(file),
+            Backend::Directory(s) => Storage::create(s, file),
         }
     }
 }

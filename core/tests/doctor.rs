@@ -363,6 +363,50 @@ case!(
 );
 case!(no_stack_using_the_module_is_a_warning, "pam-unused");
 case!(
+    unenrolled_users_offered_enrollment_is_a_warning,
+    "people-unenrolled-enroll"
+);
+#[test]
+fn code_alone_with_enrollment_at_login_is_an_error_that_says_why() {
+    let f = check("enroll-code-alone");
+    let why: Vec<&str> = f
+        .iter()
+        .filter(|f| f.id == "pam.code-alone")
+        .map(|f| f.why.as_str())
+        .collect();
+    assert!(!why.is_empty());
+    assert!(
+        why.iter()
+            .all(|w| w.contains("offered that user's enrollment")),
+        "{why:?}"
+    );
+}
+
+#[test]
+fn way_in_of_an_unenrolled_user_under_enroll_is_enrollment_at_login() {
+    let i = inputs("people-unenrolled-enroll");
+    let lines = doctor::way_in(&i, "alice", None);
+    assert!(!lines.is_empty());
+    for line in &lines {
+        assert!(line.contains("enrollment at login"), "{lines:?}");
+    }
+}
+
+#[test]
+fn enrollment_at_login_after_a_failed_password_is_an_error() {
+    // Without enrollment at login the same stack is a warning (throttling only).
+    let f = check("enroll-after-failure");
+    let after: Vec<&Finding> = f.iter().filter(|f| f.id == "pam.after-failure").collect();
+    assert!(!after.is_empty());
+    for a in after {
+        assert!(
+            a.why.contains("offered that user's enrollment"),
+            "{}",
+            a.why
+        );
+    }
+}
+case!(
     unenrolled_admins_are_warnings_while_no_stack_uses_the_module,
     "pam-unused-unenrolled"
 );

@@ -39,6 +39,8 @@ pub fn reset(inv: &Invocation, user_flag: Option<&str>, name: &str) -> Result<()
     )?;
     let policy = if inv.config.unenrolled_may_pass(inv.now) {
         "unenrolled users pass without a second factor"
+    } else if inv.config.enrollment_offered(inv.now) {
+        "their next login offers enrollment (unenrolled = \"enroll\")"
     } else {
         "unenrolled users are refused at login"
     };

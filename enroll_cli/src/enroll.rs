@@ -6,26 +6,21 @@ use crate::error::{Error, Result};
 use crate::invocation::Invocation;
 use crate::journal::{Event, Journal};
 use crate::stored;
-use crate::{otpauth, prompt, qr};
+use crate::{prompt, qr};
 use serde::Serialize;
 use std::path::PathBuf;
 use twofold_core::account::Account;
 use twofold_core::codes::{self, Attempt};
-use twofold_core::secret::{valid_device_name, Device, SecretKey, MAX_DEVICES};
+use twofold_core::enrollment::{codes_block, new_device, new_recovery_codes};
+use twofold_core::otpauth;
+use twofold_core::secret::{valid_device_name, Device, MAX_DEVICES};
 use twofold_core::store::{ErrorKind, StoreError};
 use twofold_core::totp::{self, Match};
 use twofold_core::SecretFile;
 use zeroize::Zeroizing;
 
-/// 160 bits, the size RFC 4226 recommends for HMAC-SHA1.
-const SECRET_BYTES: usize = 20;
-pub const RECOVERY_CODES: usize = 10;
 /// Tries at the confirmation code (twofold(1) promises them), at a terminal or from a pipe.
 const TRIES: u32 = 3;
-
-const RECOVERY_ADVICE: &str =
-    "Keep them somewhere safe and away from this computer: in a password manager, or on paper.\n\
-They are not shown again; `twofold recovery regenerate` replaces them all.\n";
 
 #[derive(Serialize)]
 struct EnrollJson<'a> {
@@ -205,35 +200,6 @@ pub fn refuse_to_replace(
         Err(_) if force => Ok(()),
         Err(e) => Err(Error::StoreForceable(e)),
     }
-}
-
-pub fn new_device(name: &str, now: u64) -> Result<Device> {
-    let mut bytes = Zeroizing::new([0u8; SECRET_BYTES]);
-    getrandom::fill(bytes.as_mut())?;
-    Ok(Device::new(
-        name,
-        SecretKey::from_bytes(bytes.as_ref()),
-        now,
-    ))
-}
-
-/// Recovery codes as printed for people, indented, then the advice.
-pub fn codes_block(printed: &[String]) -> Zeroizing<String> {
-    let mut text = Zeroizing::new(String::new());
-    for c in printed {
-        text.push_str("    ");
-        text.push_str(c);
-        text.push('\n');
-    }
-    text.push('\n');
-    text.push_str(RECOVERY_ADVICE);
-    text
-}
-
-pub fn new_recovery_codes() -> Result<Vec<Zeroizing<String>>> {
-    (0..RECOVERY_CODES)
-        .map(|_| Ok(codes::generate(codes::RECOVERY_LEN)?))
-        .collect()
 }
 
 /// QR image files asked for; removed again unless the enrollment is stored.

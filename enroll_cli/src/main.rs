@@ -15,7 +15,6 @@ mod import;
 mod invocation;
 mod journal;
 mod migrate;
-mod otpauth;
 mod prompt;
 mod qr;
 mod recovery;

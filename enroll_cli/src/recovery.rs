@@ -1,12 +1,12 @@
 //! `twofold recovery regenerate`.
 
-use crate::enroll::{codes_block, new_recovery_codes};
 use crate::error::{Error, Result};
 use crate::invocation::Invocation;
 use crate::journal::{Event, Journal};
 use crate::stored;
 use serde::Serialize;
 use twofold_core::codes;
+use twofold_core::enrollment::{codes_block, new_recovery_codes};
 use twofold_core::SecretFile;
 use zeroize::Zeroizing;
 

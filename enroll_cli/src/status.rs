@@ -81,6 +81,10 @@ fn unenrolled_policy(inv: &Invocation) -> String {
     match inv.config.unenrolled_allow_until {
         Some(t) if inv.now < t => format!("allow until {}", rfc3339(t)),
         _ if inv.config.unenrolled == Unenrolled::Allow => "allow".into(),
+        _ if inv.config.enrollment_offered(inv.now) => match inv.config.enroll_until {
+            Some(t) => format!("enroll until {}", rfc3339(t)),
+            None => "enroll".into(),
+        },
         _ => "deny".into(),
     }
 }
@@ -105,6 +109,8 @@ fn show(
         let policy = unenrolled_policy(inv);
         let meaning = if policy == "deny" {
             "logins are refused"
+        } else if policy.starts_with("enroll") {
+            "the next login offers enrollment with a code from an app"
         } else {
             "logins pass without a second factor"
         };

@@ -275,3 +275,28 @@ fn status_after_an_import_asks_for_recovery_codes() {
         assert!(text.contains(want), "{want:?} missing in:\n{text}");
     }
 }
+
+#[test]
+fn status_of_an_unenrolled_user_says_enrollment_at_login_and_its_deadline() {
+    let env = Env::with_config(|dir| {
+        format!("secret_path = \"{dir}/secrets/{{user}}.toml\"\nunenrolled = \"enroll\"\nenroll_until = 2099-01-01T00:00:00Z\n")
+    });
+    let text = env.run(&["--user", "nobody", "status"]).success().stdout;
+    assert!(
+        text.contains("Policy for unenrolled users: enroll until 2099-01-01T00:00:00Z (the next login offers enrollment"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_admin_reset_under_enrollment_at_login_says_the_next_login_offers_it() {
+    let env = Env::with_config(|dir| {
+        format!("secret_path = \"{dir}/secrets/{{user}}.toml\"\nunenrolled = \"enroll\"\n")
+    });
+    env.enroll("nobody");
+    let text = env.run(&["admin", "reset", "nobody"]).success().stdout;
+    assert!(
+        text.contains("is now unenrolled: their next login offers enrollment"),
+        "{text}"
+    );
+}

@@ -167,6 +167,8 @@ fn parse_args(args: &[&CStr]) -> Result<Args, String> {
 struct PamConversation<'a, 'b> {
     conv: Conv<'a>,
     silent: bool,
+    /// service, user and rhost, for the log lines written during the conversation.
+    context: String,
     /// PAM_AUTHTOK as the stack holds it (libpam's memory, never copied; libpam lets only
     /// modules set it, so the application's conversation cannot free it under us).
     password: Option<&'b [u8]>,
@@ -191,6 +193,33 @@ impl Conversation for PamConversation<'_, '_> {
     fn password(&self) -> Option<&[u8]> {
         self.password
     }
+
+    fn shows_info(&self) -> bool {
+        !self.silent
+    }
+
+    fn now(&self) -> Option<u64> {
+        clock()
+    }
+
+    fn log(&mut self, level: Level, method: &str, result: &str, reason: &str) {
+        log::write(
+            level,
+            &format!(
+                "{} method={method} result={result} reason={}",
+                self.context,
+                quote(reason)
+            ),
+        );
+    }
+}
+
+/// Seconds since the epoch; `None` for a clock before 1970.
+fn clock() -> Option<u64> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|t| t.as_secs())
 }
 
 fn item_text(value: Option<&CStr>) -> Option<String> {
@@ -257,9 +286,9 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             return PamResultCode::PAM_AUTH_ERR;
         }
     };
-    let now = match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(t) => t.as_secs(),
-        Err(_) => {
+    let now = match clock() {
+        Some(t) => t,
+        None => {
             log::write(
                 Level::Error,
                 &format!(
@@ -287,6 +316,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
     let mut conversation = PamConversation {
         conv,
         silent: flags & PAM_SILENT != 0,
+        context: context(&user),
         password: password.as_ref().map(|p| p.as_bytes()),
     };
     let request = Request {

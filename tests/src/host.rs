@@ -443,6 +443,14 @@ impl Host {
         .assert_success();
     }
 
+    /// Copies the file `local` of this machine to `path` in the container (`docker cp`).
+    #[track_caller]
+    pub fn copy_in(&self, local: &std::path::Path, path: &str) {
+        let local = local.to_str().expect("a UTF-8 path");
+        let to = format!("{}:{path}", self.container().name());
+        crate::docker::docker(&["cp", local, &to]).assert_success();
+    }
+
     /// The contents of `path`, read as root.
     #[track_caller]
     pub fn read_file(&self, path: &str) -> String {

@@ -13,6 +13,9 @@ pub struct SshLogin<'h> {
     address: String,
     hold: Option<String>,
     limit_secs: u64,
+    /// Answers the enrollment prompt (one showing `secret=`) with a code of the key shown:
+    /// `Some(true)` the right code, `Some(false)` a wrong one.
+    enrollment: Option<bool>,
 }
 
 impl<'h> SshLogin<'h> {
@@ -25,6 +28,7 @@ impl<'h> SshLogin<'h> {
             address: "127.0.0.1".into(),
             hold: None,
             limit_secs: 30,
+            enrollment: None,
         }
     }
 
@@ -41,6 +45,22 @@ impl<'h> SshLogin<'h> {
     /// catches. A race's logins wait at the prompt for the others, so need longer.
     pub fn time_limit(mut self, secs: u64) -> Self {
         self.limit_secs = secs;
+        self
+    }
+
+    /// Answers the prompt of an enrollment at login (the one that shows an `otpauth://` URI)
+    /// as a person with an authenticator app would: with the current code of the key shown,
+    /// computed by oathtool in the container. Other prompts get the answers given, in order
+    /// (the enrollment prompt counts as one of them).
+    pub fn answer_enrollment_from_shown_key(mut self) -> Self {
+        self.enrollment = Some(true);
+        self
+    }
+
+    /// As [`Self::answer_enrollment_from_shown_key`], but with a wrong code: the right one
+    /// with its first digit changed.
+    pub fn answer_enrollment_wrongly(mut self) -> Self {
+        self.enrollment = Some(false);
         self
     }
 
@@ -79,9 +99,33 @@ impl<'h> SshLogin<'h> {
             quote(&self.address),
             quote(&self.command)
         );
-        let askpass = match &self.hold {
-            None => "askpass=/usr/local/bin/askpass".to_string(),
-            Some(go) => format!(
+        assert!(
+            self.hold.is_none() || self.enrollment.is_none(),
+            "hold_answer_until and an enrollment answer do not combine"
+        );
+        let askpass = match (&self.hold, self.enrollment) {
+            (None, Some(right)) => format!(
+                r#"askpass="$d/askpass"
+cat >"$askpass" <<'EOF'
+#!/bin/sh
+case "$1" in
+*otpauth://*secret=*)
+    printf '%s\0' "$1" >>"$ASKPASS_DIR/prompts"
+    key=$(printf '%s\n' "$1" | sed -n 's/.*[?&]secret=\([A-Z2-7]*\).*/\1/p' | head -n 1)
+    code=$(oathtool --totp -b "$key")
+    if [ {wrong} = yes ]; then
+        first=${{code%"${{code#?}}"}}
+        code=$(( (first + 1) % 10 ))${{code#?}}
+    fi
+    printf '%s\n' "$code" ;;
+*) exec /usr/local/bin/askpass "$@" ;;
+esac
+EOF
+chmod 0755 "$askpass""#,
+                wrong = if right { "no" } else { "yes" },
+            ),
+            (None, None) => "askpass=/usr/local/bin/askpass".to_string(),
+            (Some(go), _) => format!(
                 r#"askpass="$d/askpass"
 printf '#!/bin/sh\n: >"$ASKPASS_DIR/waiting"\nuntil [ -e %s ]; do sleep 0.01; done\nexec /usr/local/bin/askpass "$@"\n' {go} >"$askpass"
 chmod 0755 "$askpass""#,

@@ -239,6 +239,7 @@ fn stacks(inputs: &Inputs, config: &Config, out: &mut Vec<Finding>) -> BTreeMap<
         }
     }
     let ignore_matters = !config.exempt_groups.is_empty() || config.unenrolled_may_pass(inputs.now);
+    let enroll = config.enrollment_offered(inputs.now);
     let mut services = BTreeMap::new();
     for name in names {
         if inputs.pam.get(&name).is_none() {
@@ -246,7 +247,15 @@ fn stacks(inputs: &Inputs, config: &Config, out: &mut Vec<Finding>) -> BTreeMap<
         }
         let stack = pam::Stack::load(&inputs.pam, &name, "auth");
         let analysis = pam::analyse(&stack);
-        judge_stack(inputs, &name, &stack, &analysis, ignore_matters, out);
+        judge_stack(
+            inputs,
+            &name,
+            &stack,
+            &analysis,
+            ignore_matters,
+            enroll,
+            out,
+        );
         services.insert(name, Service { stack, analysis });
     }
     if !services.values().any(|s| s.stack.has_twofold()) {
@@ -277,6 +286,7 @@ fn judge_stack(
     stack: &pam::Stack,
     a: &pam::Analysis,
     ignore_matters: bool,
+    enroll: bool,
     out: &mut Vec<Finding>,
 ) {
     let subject = format!("pam:{name}");
@@ -375,23 +385,38 @@ fn judge_stack(
         ));
     }
     // sshd's keyboard-interactive step after a public key needs only the code.
+    // With enrollment at login, whoever reaches the module for an unenrolled user without
+    // having passed a first factor could set up that user's second factor.
+    const ENROLL_WHY: &str = "with unenrolled = \"enroll\", anyone who knows a user name is offered that user's enrollment without their password and can set up the second factor in their place";
     if a.code_alone_passes.is_some() && name != "sshd" {
         out.push(finding(
                 Severity::Error,
                 "pam.code-alone",
                 subject.clone(),
                 format!("{line}: a code alone, without a password, lets the stack succeed"),
-                "the second factor becomes the only factor: anyone holding a code logs in",
+                if enroll {
+                    ENROLL_WHY
+                } else {
+                    "the second factor becomes the only factor: anyone holding a code logs in"
+                },
                 "put the first factor (e.g. `@include common-auth`) before pam_twofold.so and make pam_twofold.so `required`",
             ));
     }
     if a.runs_after_failure.is_some() {
         out.push(finding(
-            Severity::Warning,
+            if enroll {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
             "pam.after-failure",
             subject.clone(),
             format!("{line} still runs after the password failed"),
-            "anyone who knows a user name can make wrong code guesses count against that user's throttling",
+            if enroll {
+                ENROLL_WHY
+            } else {
+                "anyone who knows a user name can make wrong code guesses count against that user's throttling"
+            },
             "end the stack on a wrong password before pam_twofold.so (Debian: `@include common-auth`; Fedora: `auth [success=ok default=die] ...` or `requisite` on the password module)",
         ));
     }
@@ -713,7 +738,10 @@ pub fn way_in(inputs: &Inputs, user: &str, service: Option<&str>) -> Vec<String>
     let exempt = people::exempt_group(inputs, &config, user);
     let refused = match (&state, &exempt) {
         (_, Some(_)) => None,
-        (Enrollment::NotEnrolled, _) if !config.unenrolled_may_pass(inputs.now) => {
+        (Enrollment::NotEnrolled, _)
+            if !config.unenrolled_may_pass(inputs.now)
+                && !config.enrollment_offered(inputs.now) =>
+        {
             Some("not enrolled and unenrolled = deny".to_string())
         }
         (Enrollment::Broken { problem, .. }, _) => Some(format!("secret file refused: {problem}")),
@@ -724,6 +752,9 @@ pub fn way_in(inputs: &Inputs, user: &str, service: Option<&str>) -> Vec<String>
     };
     let code = match (&state, &exempt) {
         (_, Some(g)) => format!("no code (member of exempt group {g})"),
+        (Enrollment::NotEnrolled, _) if config.enrollment_offered(inputs.now) => {
+            "enrollment at login (not enrolled: shown a new key, then a code from it)".into()
+        }
         (Enrollment::NotEnrolled, _) => "no code (not enrolled; unenrolled users pass)".into(),
         (s, _) => codes_words(s),
     };

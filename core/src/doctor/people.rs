@@ -193,7 +193,9 @@ fn gets_in(inputs: &Inputs, config: &Config, user: &str) -> bool {
         return true;
     }
     match inputs.users.get(user) {
-        Some(Enrollment::NotEnrolled) | None => config.unenrolled_may_pass(inputs.now),
+        Some(Enrollment::NotEnrolled) | None => {
+            config.unenrolled_may_pass(inputs.now) || config.enrollment_offered(inputs.now)
+        }
         Some(e) => e.has_way_in(),
     }
 }
@@ -208,6 +210,7 @@ pub fn admins_who_get_in(inputs: &Inputs, config: &Config) -> Vec<String> {
 
 pub(super) fn findings(inputs: &Inputs, config: &Config, out: &mut Vec<Finding>) {
     let may_pass = config.unenrolled_may_pass(inputs.now);
+    let enrolls = config.enrollment_offered(inputs.now);
     for (user, state) in &inputs.users {
         let subject = format!("user:{user}");
         if exempt_group(inputs, config, user).is_some() {
@@ -226,6 +229,14 @@ pub(super) fn findings(inputs: &Inputs, config: &Config, out: &mut Vec<Finding>)
                 format!("{user} is not enrolled and passes without a second factor"),
                 "until they enroll, their password or key alone logs them in",
                 format!("`twofold --user {user} enroll` (or `twofold enroll` as {user} in home mode)"),
+            )),
+            Enrollment::NotEnrolled if enrolls => out.push(finding(
+                Severity::Warning,
+                "user.unenrolled-enrolls",
+                subject,
+                format!("{user} is not enrolled and will be offered enrollment at their next login (unenrolled = \"enroll\")"),
+                "whoever passes their password or key first sets up their second factor: it should be them, soon",
+                format!("ask {user} to log in now, or enroll them yourself: `twofold --user {user} enroll`; set enroll_until to end the offer"),
             )),
             Enrollment::NotEnrolled => out.push(finding(
                 Severity::Error,

@@ -182,6 +182,72 @@ fn first_hour_deadline_lets_unenrolled_users_in_until_it_passes() {
     host.ssh("bob").run().assert_success().assert_stdout("bob");
 }
 
+/// README "Rollout: enrollment at first login", its five lines one at a time on a stock
+/// Debian 12 host, as root in the directory that holds the package: bob enrolls at his
+/// first ssh login with a code of the key shown, the log shows it, and once the rollout is
+/// over carol, who never logged in, is refused while bob is asked for his code.
+#[test]
+fn rollout_in_five_lines() {
+    let host = Host::new()
+        .user("bob")
+        .user("carol")
+        .sshd(SshAuth::DebianDefault)
+        .build();
+    let debs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debian");
+    let deb = std::fs::read_dir(&debs)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; build the packages first (scripts/e2e-image.sh)",
+                debs.display()
+            )
+        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .max_by_key(|p| p.metadata().unwrap().modified().unwrap())
+        .expect("no .deb in target/debian: run scripts/e2e-image.sh");
+    let name = deb.file_name().unwrap().to_str().unwrap();
+    host.copy_in(&deb, &format!("/root/{name}"));
+    let lines: Vec<String> = snippet(README, "rollout-enroll")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 5, "the rollout is five lines:\n{lines:#?}");
+    let step = |n: usize| run_commands(&host, &format!("cd /root\n{}", lines[n]));
+
+    step(0); // install (already installed in the image: the same package again)
+    step(1); // unenrolled = "enroll" with a deadline
+    step(2); // switch on for sshd: public key, then a code
+    let out = host.ssh("bob").answer_enrollment_from_shown_key().run();
+    out.assert_success().assert_stdout("bob");
+    let key: String = out.prompts[0]
+        .split_once("secret=")
+        .map(|(_, k)| k.chars().take_while(char::is_ascii_alphanumeric).collect())
+        .unwrap_or_else(|| panic!("no key shown:\n{out}"));
+
+    let watched = step(3); // watch the log
+    assert!(
+        watched.stdout.contains(r#"user="bob""#) && watched.stdout.contains("result=success"),
+        "{watched}"
+    );
+
+    step(4); // switch to deny
+    host.ssh("carol")
+        .answer_with("123456")
+        .run()
+        .assert_failure()
+        .assert_prompts(&["Verification code: "]);
+    host.ssh("bob")
+        .answer_with(&host.totp_of_secret(&key, 1))
+        .run()
+        .assert_success()
+        .assert_prompts(&["Verification code: "]);
+    let log = host.auth_log();
+    assert!(
+        log.contains(r#"user="carol" rhost="127.0.0.1" method=unenrolled result=deny"#),
+        "{log}"
+    );
+}
+
 /// README "Who runs what", system mode: root enrolls alice with `--user`, alice's own
 /// twofold commands are refused with a pointer to an administrator, and her ssh login asks
 /// for the code root set up.

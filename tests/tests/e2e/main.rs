@@ -13,6 +13,7 @@ mod directory_migrate;
 mod doctor;
 mod documents;
 mod fail_closed;
+mod first_login;
 mod harness;
 mod package;
 mod pam_auth_update;

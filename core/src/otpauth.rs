@@ -2,7 +2,7 @@
 //! Format): `otpauth://totp/ISSUER:USER?secret=...&issuer=ISSUER`. Parameters with the apps'
 //! defaults (SHA1, 6 digits, 30 s) are left out: some apps mishandle them.
 
-use twofold_core::secret::{Algorithm, Device};
+use crate::secret::{Algorithm, Device};
 use zeroize::Zeroizing;
 
 pub fn uri(issuer: &str, user: &str, device: &Device) -> Zeroizing<String> {
@@ -44,14 +44,14 @@ pub fn encode(text: &str) -> String {
 /// The key as people type it: groups of four, `JBSW Y3DP EHPK 3PXP`.
 pub fn key_for_typing(base32: &str) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::with_capacity(base32.len() * 5 / 4));
-    twofold_core::codes::push_grouped(&mut out, base32, ' ');
+    crate::codes::push_grouped(&mut out, base32, ' ');
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use twofold_core::secret::SecretKey;
+    use crate::secret::SecretKey;
 
     fn device() -> Device {
         Device::new("phone", SecretKey::from_bytes(b"12345678901234567890"), 0)
