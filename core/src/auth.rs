@@ -144,6 +144,29 @@ impl Outcome {
     }
 }
 
+/// With `[directory]`, a user with no state on their entry but a secret file on this host
+/// (not moved yet by `twofold admin migrate --to-directory`, or configured before the move)
+/// is enrolled, not unenrolled: whatever `unenrolled` allows, they are refused until the
+/// state is moved. A file that cannot be checked refuses too (fail closed).
+fn stranded_file(config: &Config, account: &Account) -> Option<String> {
+    config.directory.as_ref()?;
+    let loc = match Location::for_account(config, account) {
+        Ok(loc) => loc,
+        Err(_) => return None,
+    };
+    let path = loc.path().to_string();
+    match UserFile::new(loc).read() {
+        Ok(None) => None,
+        Ok(Some(_)) => Some(format!(
+            "no state in the directory, but this host has the secret file {path}: run `twofold admin migrate --to-directory --user {}`",
+            account.name
+        )),
+        Err(e) => Some(format!(
+            "no state in the directory, and this host's secret file cannot be checked: {e}"
+        )),
+    }
+}
+
 pub fn authenticate(config: &Config, req: &Request, conv: &mut dyn Conversation) -> Outcome {
     let mut outcome = authenticate_with(config, req, conv, Account::lookup);
     if config
@@ -265,7 +288,13 @@ fn authenticate_with(
     };
     // Read outside the transaction, for the work before it (the prompt, argon2): the read
     // inside the transaction decides.
-    let peeked = match storage.read() {
+    let read = storage.read();
+    if matches!(read, Ok(None)) {
+        if let Some(why) = stranded_file(config, &account) {
+            return refuse_as("unenrolled", conv, why, Level::Warning);
+        }
+    }
+    let peeked = match read {
         Ok(Some(file)) => file,
         Ok(None) if config.unenrolled_may_pass(req.now) => {
             let why = match config.unenrolled_allow_until {
@@ -625,6 +654,32 @@ mod tests {
     }
 
     use super::scripted::Script;
+
+    #[test]
+    fn with_a_directory_a_secret_file_left_on_the_host_refuses_instead_of_unenrolled() {
+        let (mut config, loc, _file, dir) = setup("stranded");
+        let root = Account::lookup("root").unwrap();
+        // Files only: no directory, nothing stranded.
+        assert_eq!(stranded_file(&config, &root), None);
+        config.directory = Some(crate::config::Directory {
+            uri: vec!["ldaps://ldap.invalid".into()],
+            base: "ou=people,dc=example,dc=org".into(),
+            bind_dn: "cn=host,dc=example,dc=org".into(),
+            bind_password_file: "/etc/twofold/ldap.secret".into(),
+            ca_file: None,
+            timeout: std::time::Duration::from_secs(1),
+            plain_ldap_for_tests: false,
+        });
+        let why = stranded_file(&config, &root).expect("a file is left on this host");
+        assert!(
+            why.contains(loc.path()) && why.contains("migrate --to-directory"),
+            "{why}"
+        );
+        // Moved (the file removed): nothing stranded, the policy for unenrolled users applies.
+        std::fs::remove_file(loc.path()).unwrap();
+        assert_eq!(stranded_file(&config, &root), None);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     /// Root with a home directory of the tests' choosing, in home mode (root's files need no
     /// change of file identity).

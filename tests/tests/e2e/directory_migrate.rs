@@ -338,3 +338,31 @@ fn device_recovery_and_admin_commands_change_the_state_in_the_directory_for_ever
         );
     }
 }
+
+/// A host whose `[directory]` table is in place before its files were moved (the README's
+/// last line not run yet): alice's state is still in her secret file, and she is refused,
+/// not taken for unenrolled, even where `unenrolled = "allow"` would let an unenrolled user
+/// through on the public key alone.
+#[test]
+fn a_host_switched_to_the_directory_before_its_files_moved_refuses_their_owners_even_under_allow() {
+    let dir = Directory::start(1);
+    dir.add_user("alice", "alice-password");
+    let a = files_host(&dir);
+    let table = dir.add_host("web1", "web1-secret", false);
+    a.write_file("/tmp/directory.toml", &table);
+    a.run(&format!(
+        "(umask 077 && printf 'web1-secret\\n' >/etc/twofold/ldap.secret) && \
+         printf 'unenrolled = \"allow\"\\n' >>{CONFIG} && cat /tmp/directory.toml >>{CONFIG}"
+    ))
+    .assert_success();
+    a.ssh("alice").run().assert_failure();
+    a.decision(1)
+        .assert_refused("alice")
+        .assert_reason_contains("migrate --to-directory");
+    // Moved: the state is on her entry, and her codes work again.
+    a.twofold("admin migrate --to-directory --user alice")
+        .assert_success();
+    let code = a.totp("alice");
+    a.ssh("alice").answer_with(&code).run().assert_success();
+    a.decision(2).assert("alice", "totp", "success");
+}
