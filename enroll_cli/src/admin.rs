@@ -181,18 +181,29 @@ pub fn issue_pass(inv: &Invocation, user_flag: Option<&str>, name: &str, ttl: &s
         "Temporary access pass for {}:\n\n    {}\n\n\
          It works for one login, in place of a code from an app, until {} ({}).\n\
          It replaces any earlier pass. Give it to {} in person or over a channel you trust;\n\
-         once logged in, they can set up an app with `twofold enroll{}`.\n",
+         {}.\n",
         account.name,
         *printed,
         rfc3339(expires),
         human_duration(ttl),
         account.name,
-        if created { "" } else { " --force" }
+        next_step(&inv.config, &account.name, created)
     ))?;
     inv.emit(&PassJson {
         pass: &printed,
         expires: rfc3339(expires),
     })
+}
+
+/// Who sets up the new app after a pass: the user where they own their secret file (home
+/// mode), root where root keeps it (system mode, the directory).
+fn next_step(config: &twofold_core::config::Config, user: &str, created: bool) -> String {
+    let force = if created { "" } else { " --force" };
+    if config.directory.is_some() || config.secret_path.is_system_mode() {
+        format!("root then sets up their new app with `twofold enroll --user {user}{force}`")
+    } else {
+        format!("once logged in, they can set up an app with `twofold enroll{force}`")
+    }
 }
 
 fn human_duration(secs: u64) -> String {
@@ -222,6 +233,19 @@ mod tests {
         for bad in ["59s", "8d", "0", "soon", "-5m", ""] {
             assert!(parse_ttl(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn after_a_pass_the_one_who_keeps_the_secret_sets_up_the_app() {
+        use twofold_core::config::Config;
+        let home = Config::parse("").unwrap();
+        assert!(next_step(&home, "alice", true).contains("`twofold enroll`"));
+        assert!(next_step(&home, "alice", false).contains("`twofold enroll --force`"));
+        let system = Config::parse("secret_path = \"/var/lib/twofold/{user}.toml\"").unwrap();
+        assert!(next_step(&system, "alice", true).contains("root then sets up"));
+        assert!(
+            next_step(&system, "alice", false).contains("`twofold enroll --user alice --force`")
+        );
     }
 
     #[test]
