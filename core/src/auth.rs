@@ -154,11 +154,19 @@ fn stranded_file(config: &Config, account: &Account) -> Option<String> {
         Ok(loc) => loc,
         Err(_) => return None,
     };
+    // A home that does not exist (yet: pam_mkhomedir makes it in the session phase) holds
+    // no secret file.
+    if !config.secret_path.is_system_mode()
+        && std::fs::symlink_metadata(&account.home)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    {
+        return None;
+    }
     let path = loc.path().to_string();
     match UserFile::new(loc).read() {
         Ok(None) => None,
         Ok(Some(_)) => Some(format!(
-            "no state in the directory, but this host has the secret file {path}: run `twofold admin migrate --to-directory --user {}`",
+            "no state in the directory, but this host has the secret file {path}: run `twofold admin migrate --to-directory --user {}` (the user needs an entry in the directory; a local account without one belongs in a break-glass group)",
             account.name
         )),
         Err(e) => Some(format!(
@@ -678,6 +686,10 @@ mod tests {
         // Moved (the file removed): nothing stranded, the policy for unenrolled users applies.
         std::fs::remove_file(loc.path()).unwrap();
         assert_eq!(stranded_file(&config, &root), None);
+        // Home mode, a home that does not exist yet (pam_mkhomedir makes it later): no file.
+        let mut home = home_mode("");
+        home.directory = config.directory.clone();
+        assert_eq!(stranded_file(&home, &root_at(GONE_HOME).unwrap()), None);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -177,7 +177,7 @@ impl Default for Config {
             audit_log: "/var/log/twofold/audit.log".into(),
             directory: None,
             sudo_after_login: None,
-            sudo_services: vec!["sudo".into()],
+            sudo_services: vec!["sudo".into(), "sudo-i".into()],
             rate_limit: RateLimit {
                 free_failures: 5,
                 base_delay_secs: 30,

@@ -523,7 +523,7 @@ mod tests {
         assert!(parse_services(vec!["sudo".into(), "sudo-i".into()]).is_ok());
         let c = Config::parse("sudo_after_login = \"15m\"").unwrap();
         assert_eq!(c.sudo_after_login, Some(900));
-        assert_eq!(c.sudo_services, ["sudo"]);
+        assert_eq!(c.sudo_services, ["sudo", "sudo-i"]);
         assert_eq!(Config::parse("").unwrap().sudo_after_login, None);
         assert!(Config::parse("sudo_after_login = 900").is_err());
     }

@@ -289,6 +289,7 @@ impl HostBuilder {
         }
         if self.sudo == Some(SudoAuth::PasswordThenTotp) {
             files.push(("/etc/pam.d/sudo", Contents::Example("pam.d-sudo")));
+            files.push(("/etc/pam.d/sudo-i", Contents::Example("pam.d-sudo-i")));
         }
         if !self.sudoers.is_empty() {
             // One try per sudo: a wrong answer fails at once instead of prompting again.

@@ -516,6 +516,7 @@ fn readme_names_the_installed_example_paths() {
         "pam.d-sshd",
         "pam.d-sshd-password",
         "pam.d-sudo",
+        "pam.d-sudo-i",
     ];
     for name in listed {
         assert!(

@@ -60,3 +60,25 @@ fn sudo_does_not_run_the_command_without_a_code() {
 
     host.run("test ! -e /root/ran").assert_success();
 }
+
+/// `sudo -i` authenticates through its own PAM service, `sudo-i` (Debian's stock file
+/// includes common-auth): with the packaged pam.d-sudo-i it asks for the code too, and the
+/// password alone is refused.
+#[test]
+fn sudo_i_asks_for_the_code_as_sudo_does() {
+    let host = alice_sudoer();
+    let code = host.totp("alice");
+    host.run_as(
+        "alice",
+        &format!("printf 'alice-password\\n{code}\\n' | sudo -k -S -i id -un"),
+    )
+    .assert_success()
+    .assert_stdout("root")
+    .assert_stderr_contains("Verification code: ");
+    let decision = host.decision(1);
+    decision.assert("alice", "totp", "success");
+    assert_eq!(decision.service(), "sudo-i", "{}", decision.line);
+
+    host.run_as("alice", "printf 'alice-password\\n' | sudo -k -S -i true")
+        .assert_failure();
+}
