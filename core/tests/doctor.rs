@@ -281,6 +281,10 @@ macro_rules! case {
 // Clean configurations: no error.
 case!(debian_packaged_examples_have_no_error, "debian-examples");
 case!(
+    a_code_on_sudo_but_not_on_sudo_i_is_an_error,
+    "pam-sudo-i-stock"
+);
+case!(
     debian_password_example_has_no_error,
     "debian-password-example"
 );

@@ -258,6 +258,21 @@ fn stacks(inputs: &Inputs, config: &Config, out: &mut Vec<Finding>) -> BTreeMap<
         );
         services.insert(name, Service { stack, analysis });
     }
+    // Debian's sudo authenticates `sudo -i` through its own service, whose stock file
+    // includes common-auth: a code on sudo alone leaves `sudo -i` on the password.
+    if services.get("sudo").is_some_and(|s| s.stack.has_twofold())
+        && inputs.pam.get("sudo-i").is_some()
+        && !pam::Stack::load(&inputs.pam, "sudo-i", "auth").has_twofold()
+    {
+        out.push(finding(
+            Severity::Error,
+            "pam.sudo-i-skips-code",
+            "pam:sudo-i",
+            "sudo asks for a code, but /etc/pam.d/sudo-i (the service of `sudo -i`) does not reach pam_twofold.so",
+            "`sudo -i` gives a root shell on the password alone",
+            "cp /usr/share/doc/twofold/examples/pam.d-sudo-i /etc/pam.d/sudo-i (or `pam-auth-update --enable twofold`)",
+        ));
+    }
     if !services.values().any(|s| s.stack.has_twofold()) {
         out.push(finding(
             Severity::Warning,
