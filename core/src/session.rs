@@ -34,7 +34,7 @@ use crate::config::Config;
 use crate::store::{read_checked, sys, Location, Owner, SecretStore};
 use crate::UnixTime;
 use nix::errno::Errno;
-use rustix::fs::{openat, renameat, unlinkat, AtFlags, Mode, OFlags};
+use rustix::fs::{openat, renameat, renameat_with, unlinkat, AtFlags, Mode, OFlags, RenameFlags};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -86,9 +86,11 @@ pub struct LoginRecord {
     pub at: UnixTime,
     /// totp, recovery or pass.
     pub method: String,
-    /// The authenticating process and its parent (pending records only).
+    /// The authenticating process and its parent (pending records only), each as its pid
+    /// and its start time (clock ticks after boot, /proc/PID/stat): a pid used again by a
+    /// later process does not claim the record.
     #[serde(default)]
-    pub pids: Vec<u32>,
+    pub pids: Vec<[u64; 2]>,
 }
 
 /// Whether sudo may skip the code: `Ok(reason)` for the log, or `Err(why it asks)`.
@@ -130,10 +132,18 @@ pub fn sudo_may_skip(
     ))
 }
 
-/// Whether the session opened by `pid` for `user` at `now` claims a pending record.
-pub fn claims(record: &LoginRecord, pid: u32, user: &str, now: UnixTime, window: u64) -> bool {
+/// Whether the session opened by `process` for `user` at `now` claims a pending record.
+pub fn claims(
+    record: &LoginRecord,
+    process: &Process,
+    user: &str,
+    now: UnixTime,
+    window: u64,
+) -> bool {
     record.user == user
-        && record.pids.contains(&pid)
+        && process
+            .start
+            .is_some_and(|start| record.pids.contains(&[u64::from(process.pid), start]))
         && record.at <= now
         && now - record.at <= window.min(CLAIM_WITHIN)
 }
@@ -147,7 +157,10 @@ pub fn expired(record: &LoginRecord, now: UnixTime, window: u64) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Process {
     pub pid: u32,
+    /// Its start time (clock ticks after boot); None when unreadable.
+    pub start: Option<u64>,
     pub ppid: u32,
+    pub parent_start: Option<u64>,
     /// None when unset or unreadable.
     pub audit_session: Option<u32>,
 }
@@ -158,12 +171,27 @@ impl Process {
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok())
             .filter(|id| *id != UNSET);
+        let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
         Process {
             pid: std::process::id(),
-            ppid: rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32),
+            start: start_time("self"),
+            ppid,
+            parent_start: start_time(&ppid.to_string()),
             audit_session,
         }
     }
+}
+
+/// Field 22 of `/proc/PID/stat`, the process's start time; the fields are counted after the
+/// command name, which is in parentheses and may hold spaces or parentheses itself.
+fn start_time(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_time(&stat)
+}
+
+fn parse_start_time(stat: &str) -> Option<u64> {
+    let (_, after) = stat.rsplit_once(')')?;
+    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn is_sudo(config: &Config, service: &str) -> bool {
@@ -224,7 +252,13 @@ pub fn authenticate(
             user: req.user.into(),
             at: req.now,
             method: outcome.method.into(),
-            pids: vec![process.pid, process.ppid],
+            pids: [
+                (process.pid, process.start),
+                (process.ppid, process.parent_start),
+            ]
+            .into_iter()
+            .filter_map(|(pid, start)| Some([u64::from(pid), start?]))
+            .collect(),
         };
         let written = Records::open(records, true).and_then(|r| match r {
             Some(r) => r.write(&format!("login-{}", process.pid), &record),
@@ -260,7 +294,7 @@ pub fn open_session(
         Err(e) => return Some(cannot(&e)),
     };
     let pending = match dir.sweep(now, window, |name, record| {
-        name.starts_with("login-") && claims(record, process.pid, user, now, window)
+        name.starts_with("login-") && claims(record, process, user, now, window)
     }) {
         Ok(found) => found?,
         Err(e) => return Some(cannot(&e)),
@@ -269,11 +303,20 @@ pub fn open_session(
         let _ = dir.remove(&pending);
         return Some((Level::Notice, "sudo_after_login: this session has no audit session id (pam_loginuid must come before pam_twofold in the session stack; containers may lack audit support), so sudo will ask for a code".into()));
     };
-    match dir.rename(&pending, &session_name(id)) {
-        Ok(()) => Some((
+    // A session already has its record when a login inside it (`su bob`) opens a session
+    // of its own: the first login's record stays, and is closed only by its own user.
+    match dir.rename_new(&pending, &session_name(id)) {
+        Ok(true) => Some((
             Level::Info,
             format!("sudo_after_login: the code entered at this login counts for sudo in audit session {id} for {window} s"),
         )),
+        Ok(false) => {
+            let _ = dir.remove(&pending);
+            Some((
+                Level::Info,
+                format!("sudo_after_login: audit session {id} already has the record of the login that began it; this login's code does not count for sudo"),
+            ))
+        }
         Err(e) => Some(cannot(&e)),
     }
 }
@@ -401,9 +444,13 @@ impl Records {
         result
     }
 
-    fn rename(&self, from: &str, to: &str) -> Result<(), String> {
-        renameat(self.dir(), from, self.dir(), to)
-            .map_err(|e| format!("{}: rename to {to}: {}", self.path_of(from), sys(e)))
+    /// Renames `from` to `to` unless `to` exists: `Ok(false)` then, and nothing renamed.
+    fn rename_new(&self, from: &str, to: &str) -> Result<bool, String> {
+        match renameat_with(self.dir(), from, self.dir(), to, RenameFlags::NOREPLACE).map_err(sys) {
+            Ok(()) => Ok(true),
+            Err(Errno::EEXIST) => Ok(false),
+            Err(e) => Err(format!("{}: rename to {to}: {e}", self.path_of(from))),
+        }
     }
 
     fn remove(&self, name: &str) -> Result<(), String> {
@@ -499,16 +546,41 @@ mod tests {
     #[test]
     fn a_pending_record_is_claimed_only_by_its_pids_for_its_user_soon_after() {
         let r = LoginRecord {
-            pids: vec![40, 31],
+            pids: vec![[40, 400], [31, 310]],
             ..record("alice", 1000)
         };
-        assert!(claims(&r, 31, "alice", 1000, 900));
-        assert!(claims(&r, 40, "alice", 1001, 900));
-        assert!(!claims(&r, 32, "alice", 1000, 900));
-        assert!(!claims(&r, 31, "bob", 1000, 900));
-        assert!(!claims(&r, 31, "alice", 1000 + CLAIM_WITHIN + 1, 900));
-        assert!(!claims(&r, 31, "alice", 1005, 2));
-        assert!(!claims(&r, 31, "alice", 999, 900));
+        let p = |pid: u32, start: Option<u64>| Process {
+            pid,
+            start,
+            ppid: 1,
+            parent_start: Some(1),
+            audit_session: Some(7),
+        };
+        assert!(claims(&r, &p(31, Some(310)), "alice", 1000, 900));
+        assert!(claims(&r, &p(40, Some(400)), "alice", 1001, 900));
+        assert!(!claims(&r, &p(32, Some(310)), "alice", 1000, 900));
+        // The same pid, used again by a later process: not the one that logged in.
+        assert!(!claims(&r, &p(31, Some(311)), "alice", 1000, 900));
+        assert!(!claims(&r, &p(31, None), "alice", 1000, 900));
+        assert!(!claims(&r, &p(31, Some(310)), "bob", 1000, 900));
+        assert!(!claims(
+            &r,
+            &p(31, Some(310)),
+            "alice",
+            1000 + CLAIM_WITHIN + 1,
+            900
+        ));
+        assert!(!claims(&r, &p(31, Some(310)), "alice", 1005, 2));
+        assert!(!claims(&r, &p(31, Some(310)), "alice", 999, 900));
+    }
+
+    #[test]
+    fn the_start_time_is_field_22_of_proc_stat_whatever_the_command_name() {
+        let stat = "31 (sshd: alice (priv)) S 1 31 31 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 123456 1000 200";
+        assert_eq!(parse_start_time(stat), Some(123_456));
+        assert_eq!(parse_start_time("31 (x) S 1"), None);
+        assert_eq!(parse_start_time("garbage"), None);
+        assert!(start_time("self").is_some());
     }
 
     #[test]
@@ -564,7 +636,9 @@ mod tests {
         };
         let process = Process {
             pid: 5000,
+            start: Some(50_000),
             ppid: 4999,
+            parent_start: Some(49_990),
             audit_session: session,
         };
         authenticate(config, &req, &|| process, dir, &mut NoPrompt)
@@ -577,18 +651,44 @@ mod tests {
         // What a login with a code leaves behind (auth in sshd's child 40 of monitor 31).
         let records = Records::open(&dir, true).unwrap().unwrap();
         let pending = LoginRecord {
-            pids: vec![40, 31],
+            pids: vec![[40, 400], [31, 310]],
             ..record("alice", 1000)
         };
         records.write("login-40", &pending).unwrap();
         let monitor = Process {
             pid: 31,
+            start: Some(310),
             ppid: 1,
+            parent_start: Some(1),
             audit_session: Some(7),
         };
         let (_, line) = open_session(&config, "sshd", "alice", &monitor, 1001, &dir).unwrap();
         assert!(line.contains("audit session 7"), "{line}");
         assert!(records.read("login-40").unwrap().is_none());
+
+        // `su bob` in that session, with bob's code: alice's record stays, and bob's
+        // session end does not remove it.
+        let su = Process {
+            pid: 50,
+            start: Some(500),
+            ppid: 49,
+            parent_start: Some(490),
+            audit_session: Some(7),
+        };
+        records
+            .write(
+                "login-50",
+                &LoginRecord {
+                    pids: vec![[50, 500]],
+                    ..record("bob", 1050)
+                },
+            )
+            .unwrap();
+        let (_, line) = open_session(&config, "su", "bob", &su, 1050, &dir).unwrap();
+        assert!(line.contains("already has the record"), "{line}");
+        assert!(records.read("login-50").unwrap().is_none());
+        assert_eq!(close_session(&config, "su", "bob", &su, 1060, &dir), None);
+        assert_eq!(records.read("session-7").unwrap().unwrap().user, "alice");
 
         let skipped = sudo(&config, "alice", Some(7), 1100, &dir);
         assert_eq!(skipped.answer, Answer::Success, "{skipped:?}");
@@ -633,14 +733,16 @@ mod tests {
             .write(
                 "login-40",
                 &LoginRecord {
-                    pids: vec![40, 31],
+                    pids: vec![[40, 400], [31, 310]],
                     ..record("alice", 1000)
                 },
             )
             .unwrap();
         let monitor = Process {
             pid: 31,
+            start: Some(310),
             ppid: 1,
+            parent_start: Some(1),
             audit_session: None,
         };
         let (level, line) = open_session(&config, "sshd", "alice", &monitor, 1001, &dir).unwrap();
@@ -691,7 +793,9 @@ mod tests {
         // The sweep at a session's end removes the expired record.
         let other = Process {
             pid: 99,
+            start: Some(990),
             ppid: 1,
+            parent_start: Some(1),
             audit_session: Some(3),
         };
         close_session(&config, "sshd", "alice", &other, 1001, &dir);
