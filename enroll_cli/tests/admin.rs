@@ -211,7 +211,10 @@ fn issued_pass_logs_in_once_and_creates_a_file_when_needed() {
         .success()
         .stdout;
     assert!(
-        text.contains("(2 hours)") && text.contains("`twofold enroll --force`"),
+        text.contains("(2 hours)")
+            && text.contains(
+                "root then sets up their new app with `twofold enroll --user daemon --force`"
+            ),
         "{text}"
     );
     let file = env.secret_file("daemon").unwrap();
