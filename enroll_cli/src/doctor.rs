@@ -11,10 +11,11 @@ use std::io::Write;
 use std::process::{Command, ExitCode};
 use twofold_core::account::Account;
 use twofold_core::config::{Config, ConfigError};
+use twofold_core::directory::DirectoryEntry;
 use twofold_core::doctor::{
     self, people, Clock, DirInfo, Enrollment, Finding, Inputs, PamFiles, Severity, Sshd, Sudoers,
 };
-use twofold_core::store::{Location, SecretStore};
+use twofold_core::store::{ErrorKind, Location, SecretStore, Storage};
 
 /// Where libpam looks for modules on Debian, Fedora and others.
 const MODULE_DIRS: &[&str] = &[
@@ -136,6 +137,7 @@ fn gather_people(
     // Whom to look at: root sees root, the sudoers and the exempt groups' members; a user
     // sees themselves.
     let mut names: Vec<String> = Vec::new();
+    let mut down = None;
     if root {
         names.push("root".into());
         let mut groups: Vec<String> = judged.exempt_groups.clone();
@@ -188,7 +190,7 @@ fn gather_people(
             }
         }
         if let Ok(account) = Account::lookup(name) {
-            if let Some(state) = enrollment(judged, &account, root, inputs.now) {
+            if let Some(state) = enrollment(judged, &account, root, inputs.now, &mut down) {
                 inputs.users.insert(name.clone(), state);
             }
         }
@@ -236,15 +238,34 @@ pub fn warn_last_way_in(inv: &Invocation, account: &Account, after: Enrollment) 
     }
 }
 
-/// The user's secret file through the store, with the checks the module makes.
-fn enrollment(config: &Config, account: &Account, root: bool, now: u64) -> Option<Enrollment> {
-    if config.secret_path.is_system_mode() && !root {
+/// The user's state with the checks the module makes: their secret file through the store,
+/// or their directory entry (root only: the host's bind password is root's). A directory
+/// that cannot be reached is asked once: `down` keeps the answer for the next users.
+fn enrollment(
+    config: &Config,
+    account: &Account,
+    root: bool,
+    now: u64,
+    down: &mut Option<Enrollment>,
+) -> Option<Enrollment> {
+    if (config.secret_path.is_system_mode() || config.directory.is_some()) && !root {
         return None;
     }
     let broken = |e: twofold_core::store::StoreError| Enrollment::Broken {
         problem: format!("{} {}", e.path, e.problem),
         fix: e.fix,
     };
+    if let Some(dir) = &config.directory {
+        if let Some(state) = down {
+            return Some(state.clone());
+        }
+        return Some(match DirectoryEntry::new(dir, &account.name).read() {
+            Ok(None) => Enrollment::NotEnrolled,
+            Ok(Some(file)) => Enrollment::of(&file, config, now),
+            Err(e) if e.kind == ErrorKind::Io => down.insert(broken(e)).clone(),
+            Err(e) => broken(e),
+        });
+    }
     let loc = match Location::for_account(config, account) {
         Ok(l) => l,
         Err(e) => return Some(broken(e)),
@@ -265,7 +286,7 @@ fn enrollment(config: &Config, account: &Account, root: bool, now: u64) -> Optio
 /// (the enrollments of people who are not admins are theirs to look after).
 fn check_every_secret_file(config: &Config, inputs: &mut Inputs) {
     let template = config.secret_path.template();
-    if !config.secret_path.is_system_mode() {
+    if !config.secret_path.is_system_mode() || config.directory.is_some() {
         return;
     }
     let Some((dir, file)) = template.rsplit_once('/') else {
@@ -300,7 +321,7 @@ fn check_every_secret_file(config: &Config, inputs: &mut Inputs) {
             continue;
         };
         if let Some(state @ Enrollment::Broken { .. }) =
-            enrollment(config, &account, true, inputs.now)
+            enrollment(config, &account, true, inputs.now, &mut None)
         {
             inputs.users.insert(user.to_string(), state);
         }

@@ -736,7 +736,7 @@ pub fn codes_words(state: &Enrollment) -> String {
             }
         }
         Enrollment::NotEnrolled => "no code (not enrolled)".into(),
-        Enrollment::Broken { .. } => "no code (the secret file is refused)".into(),
+        Enrollment::Broken { .. } => "no code (their state is refused or cannot be read)".into(),
     }
 }
 
@@ -759,7 +759,7 @@ pub fn way_in(inputs: &Inputs, user: &str, service: Option<&str>) -> Vec<String>
         {
             Some("not enrolled and unenrolled = deny".to_string())
         }
-        (Enrollment::Broken { problem, .. }, _) => Some(format!("secret file refused: {problem}")),
+        (Enrollment::Broken { problem, .. }, _) => Some(format!("state refused: {problem}")),
         (s, _) if codes_words(s) == "no code that works" => {
             Some("app codes locked and no recovery code or pass left".into())
         }

@@ -33,7 +33,8 @@ pub enum Enrollment {
         /// App codes refused until a recovery code, a pass or `twofold admin unlock`.
         locked: bool,
     },
-    /// The file failed the store's checks (owner, mode, format): the module refuses the user.
+    /// The secret file failed the store's checks (owner, mode, format), or the directory entry
+    /// could not be read: the module refuses the user.
     Broken {
         problem: String,
         fix: String,
@@ -250,7 +251,7 @@ pub(super) fn findings(inputs: &Inputs, config: &Config, out: &mut Vec<Finding>)
                 Severity::Error,
                 "user.file-refused",
                 subject,
-                format!("{user}'s secret file: {problem}"),
+                format!("{user}'s state: {problem}"),
                 "the module refuses every login of theirs while the file fails its checks",
                 fix.clone(),
             )),

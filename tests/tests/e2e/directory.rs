@@ -216,3 +216,35 @@ fn one_code_raced_by_logins_on_two_hosts_admits_exactly_one_in_the_fleet() {
         "{decisions:?}"
     );
 }
+
+/// `twofold doctor` as root on a directory host reads alice's state from her entry (she
+/// has no file on this host), and when the directory cannot be reached says that this is
+/// what refuses her logins.
+#[test]
+fn the_doctor_reads_the_state_from_the_directory_and_says_when_it_is_unreachable() {
+    let dir = Directory::start(1);
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", true, false);
+    let text = a.twofold("doctor --user alice");
+    assert!(
+        text.stdout
+            .contains("ssh: publickey, then a code from their device or one of 10 recovery codes"),
+        "{text}"
+    );
+
+    dir.stop();
+    let out = a.twofold("--json doctor --user alice");
+    assert_eq!(out.status, 1, "{out}");
+    let json = out.json();
+    let refused = json["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings:\n{out}"))
+        .iter()
+        .find(|f| f["id"] == "user.file-refused" && f["subject"] == "user:alice")
+        .unwrap_or_else(|| panic!("alice's unreachable state is not a finding:\n{out}"));
+    assert_eq!(refused["severity"], "error", "{out}");
+    assert!(
+        refused["what"].as_str().unwrap().contains("unreachable"),
+        "{out}"
+    );
+}
