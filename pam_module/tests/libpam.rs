@@ -578,3 +578,69 @@ fn files_edited_by_hand_are_read() {
         "{after}"
     );
 }
+
+/// Enrollment at first login (`unenrolled = "enroll"`) through real libpam and pamtester's
+/// conversation (misc_conv): the key is shown, a wrong answer activates nothing, a code of
+/// the key shown (from oathtool) activates it with recovery codes, and the next login asks
+/// for a code like any enrolled user's.
+#[test]
+fn enrollment_at_first_login_activates_only_with_a_code_of_the_key_shown() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut h = host_with_alice();
+    h.config("unenrolled = \"enroll\"\n");
+    let file = h.secret_path("alice");
+
+    h.login("alice", b"123456")
+        .assert_denied()
+        .assert_log("method=enroll result=offered")
+        .assert_log("not a right code of the key shown");
+    assert!(!file.exists(), "a wrong answer activated something");
+
+    let mut child = h
+        .pamtester_unbuffered("alice")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut shown = String::new();
+    let mut key = None;
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    while key.is_none() {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "no key shown:\n{shown}"
+        );
+        shown.push_str(&line);
+        if let Some(uri) = line.strip_prefix("URI: ") {
+            let secret = uri.split("secret=").nth(1).expect("a secret in the URI");
+            key = Some(secret.split('&').next().unwrap().trim().to_string());
+        }
+    }
+    let key = key.unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", oathtool_code(&key)).unwrap();
+    // The recovery codes are shown once, then a prompt so that ssh shows them: Enter.
+    writeln!(stdin).unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "enrollment refused:\n{shown}{rest}");
+    assert!(rest.contains("Recovery codes. Each works once"), "{rest}");
+    let enrolled = h.read_file("alice", ALICE);
+    assert_eq!(enrolled.devices.len(), 1);
+    assert_eq!(enrolled.recovery_codes_left(), 10);
+    assert!(
+        h.all_logs()
+            .iter()
+            .all(|l| !l.contains(&key) && !l.contains("secret=")),
+        "the key reached the log"
+    );
+
+    // Enrolled now: the next login asks for a code, and a non-code is refused, not offered.
+    h.login("alice", b"123456")
+        .assert_denied()
+        .assert_log("method=totp");
+}

@@ -350,6 +350,22 @@ impl Host {
     /// pamtester for `service` (the stack copied to its pam.d file), with PAM_RHOST set to
     /// `rhost` as sshd would (`pamtester -I rhost=...`).
     pub fn pamtester_for(&self, service: &str, rhost: Option<&str>, user: &str) -> Command {
+        self.pamtester_with(service, rhost, user, "")
+    }
+
+    /// pamtester with its output unbuffered (`stdbuf -o0`), for a test that reads what the
+    /// module shows before it answers the next prompt.
+    pub fn pamtester_unbuffered(&self, user: &str) -> Command {
+        self.pamtester_with("twofold", None, user, "stdbuf -o0 ")
+    }
+
+    fn pamtester_with(
+        &self,
+        service: &str,
+        rhost: Option<&str>,
+        user: &str,
+        wrap: &str,
+    ) -> Command {
         if service != "twofold" {
             std::fs::write(self.root.join("pam.d").join(service), &self.stack).unwrap();
         }
@@ -359,7 +375,7 @@ impl Host {
             None => String::new(),
         };
         let script = format!(
-            "{} && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec {setpriv}pamtester -v{} {service} \"$1\" authenticate",
+            "{} && LD_PRELOAD=\"$TWOFOLD_TEST_PRELOAD\" exec {setpriv}{wrap}pamtester -v{} {service} \"$1\" authenticate",
             self.namespace_setup(),
             rhost.map_or(String::new(), |r| format!(" -I 'rhost={r}'")),
         );
