@@ -550,6 +550,7 @@ impl SecretStore {
         let fd = openat(&self.dir, tmp, flags, Mode::RUSR | Mode::WUSR)
             .map_err(|e| StoreError::io(path, "creating the temp file", sys(e)))?;
         let mut f = std::fs::File::from(fd);
+        let _lifted = NoFileSizeLimit::lift();
         f.write_all(bytes)
             .map_err(|e| StoreError::io(path, "write", errno_of(&e)))?;
         fsync(&f).map_err(|e| StoreError::io(path, "fsync", sys(e)))
@@ -574,6 +575,42 @@ impl SecretStore {
             fsync(&self.dir).map_err(|e| StoreError::io(path, "fsync of the directory", sys(e)))?;
         }
         Ok(existed)
+    }
+}
+
+/// The caller's file-size limit (`ulimit -f`), lifted while the state is written and put
+/// back after. A limit survives the exec of a setuid program (su, a setuid twofold): set to
+/// the size of the state a right code writes, it would let that save while a wrong code's,
+/// which grows the state when it starts the throttle, failed, so that guesses were refused
+/// without being counted. Lifting the hard limit needs root, which the module and the
+/// setuid CLI are; for anyone else (a user's own CLI on their own file) it stays as it was.
+/// sudo lifts the same limit for itself (`unlimit_sudo`).
+struct NoFileSizeLimit(Option<rustix::process::Rlimit>);
+
+impl NoFileSizeLimit {
+    fn lift() -> NoFileSizeLimit {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let was = getrlimit(Resource::Fsize);
+        if was.current.is_none() {
+            return NoFileSizeLimit(None);
+        }
+        // No limit at all needs CAP_SYS_RESOURCE; without it, up to the hard limit.
+        let lifted = [None, was.maximum].into_iter().any(|maximum| {
+            let up = Rlimit {
+                current: maximum,
+                maximum,
+            };
+            setrlimit(Resource::Fsize, up).is_ok()
+        });
+        NoFileSizeLimit(lifted.then_some(was))
+    }
+}
+
+impl Drop for NoFileSizeLimit {
+    fn drop(&mut self) {
+        if let Some(was) = self.0.take() {
+            let _ = rustix::process::setrlimit(rustix::process::Resource::Fsize, was);
+        }
     }
 }
 
@@ -876,6 +913,35 @@ mod tests {
         let dir = format!("/var/tmp/twofold-store-{name}-{}", std::process::id());
         let _ = std::fs::remove_dir_all(&dir);
         dir
+    }
+
+    /// A file-size limit set by whoever started the process (inherited through a setuid
+    /// program) does not decide which states can be saved: without the lift, this write
+    /// is killed by SIGXFSZ. The limit is back afterwards.
+    #[test]
+    fn a_file_size_limit_of_the_caller_does_not_stop_the_state_being_saved() {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let dir = system_dir("fsize");
+        let loc = Location::from_path(&format!("{dir}/alice.toml"), Owner::Root).unwrap();
+        let store = SecretStore::open_or_create(&loc).unwrap();
+        // The soft limit, as any user may set it (the hard one too needs a root with
+        // CAP_SYS_RESOURCE to lift, which a container's root may lack).
+        let limit = Rlimit {
+            current: Some(16),
+            maximum: getrlimit(Resource::Fsize).maximum,
+        };
+        setrlimit(Resource::Fsize, limit.clone()).unwrap();
+        let mut file = SecretFile::new();
+        file.state.failures = 4;
+        file.state.throttled_until = 4_000_000_000;
+        let lock = store.lock().unwrap();
+        store.write(&lock, &file).unwrap();
+        assert_eq!(getrlimit(Resource::Fsize), limit);
+        assert_eq!(
+            store.read().unwrap().unwrap().state.throttled_until,
+            4_000_000_000
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
