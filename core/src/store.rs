@@ -930,7 +930,7 @@ mod tests {
             current: Some(16),
             maximum: getrlimit(Resource::Fsize).maximum,
         };
-        setrlimit(Resource::Fsize, limit.clone()).unwrap();
+        setrlimit(Resource::Fsize, limit).unwrap();
         let mut file = SecretFile::new();
         file.state.failures = 4;
         file.state.throttled_until = 4_000_000_000;
