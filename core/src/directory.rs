@@ -803,6 +803,72 @@ mod tests {
         path.to_str().unwrap().to_string()
     }
 
+    fn entry(dn: &str, attrs: &[(&str, &str)]) -> SearchEntry {
+        let mut e = SearchEntry {
+            dn: dn.into(),
+            attrs: Default::default(),
+            bin_attrs: Default::default(),
+        };
+        for (k, v) in attrs {
+            e.attrs
+                .entry(k.to_string())
+                .or_default()
+                .push(v.to_string());
+        }
+        e
+    }
+
+    /// Only the entries directly below the user's count, with the name and age the server
+    /// gave them; the DN compares as LDAP does, without regard to case.
+    #[test]
+    fn used_items_are_the_entries_directly_below_the_users() {
+        let user = "uid=alice,ou=people,dc=example,dc=org";
+        let name = format!("r-{}", "a".repeat(32));
+        let item = |dn: &str| {
+            entry(
+                dn,
+                &[
+                    ("objectClass", USED_CLASS),
+                    ("twofoldused", &name),
+                    ("createTimestamp", "20261205130615Z"),
+                ],
+            )
+        };
+        let found = below(
+            user,
+            vec![
+                item(&format!(
+                    "twofoldUsed={name},uid=alice,ou=People,dc=example,dc=org"
+                )),
+                item(&format!(
+                    "twofoldUsed={name},uid=bob,ou=people,dc=example,dc=org"
+                )),
+                item(&format!("twofoldUsed={name},cn=x,{user}")),
+                entry(
+                    &format!("twofoldUsed=x,{user}"),
+                    &[("objectClass", USED_CLASS)],
+                ),
+            ],
+        );
+        assert_eq!(
+            found,
+            vec![Record {
+                name: name.clone(),
+                created: crate::time::parse_generalized_time("20261205130615Z"),
+            }]
+        );
+        assert!(found[0].created.is_some());
+        assert!(has_class(&item(user), "twofoldusediteM"));
+    }
+
+    #[test]
+    fn a_refused_record_of_a_used_item_names_the_schema_or_the_acls() {
+        assert!(used_refused_fix(65).contains("schema"));
+        assert!(used_refused_fix(17).contains("schema"));
+        assert!(used_refused_fix(50).contains("twofoldUsedItem"));
+        assert!(used_refused_fix(53).contains("read-only replica"));
+    }
+
     #[test]
     fn a_write_refused_by_a_read_only_replica_says_so_and_not_acls() {
         for rc in [10, 53] {
