@@ -413,6 +413,12 @@ fn two_writable_servers_split_from_each_other_never_make_an_item_used_on_either_
     let items = dir.used_items_on(0, "alice");
     assert_eq!(items.len(), 6, "{items:#?}");
     assert_eq!(dir.used_items_on(1, "alice"), items);
+    // The CLI reads what logins read (so do `admin migrate` and `status`): ldap2's state
+    // without the used items, three recovery codes gone, no pass.
+    let status = a.twofold("--json admin status alice");
+    status.assert_success();
+    assert_eq!(status.json()["recovery_codes_left"], 7, "{status}");
+    assert!(status.json()["pass"].is_null(), "{status}");
     // Every item used on either side, refused on both hosts (each through its own server):
     // ldap2's state never saw ldap1's uses, their entries refuse them.
     for side in [&mut on_a, &mut on_b] {
