@@ -252,6 +252,19 @@ impl Directory {
             .assert_success();
     }
 
+    /// Adds the LDIF `ldif` as the administrator with the Relax Rules control, which lets it
+    /// set what only the server sets otherwise (an entry's `createTimestamp`).
+    #[track_caller]
+    pub fn add_relaxed(&self, ldif: &str) {
+        self.server()
+            .exec(
+                "root",
+                &format!("ldapadd {ADMIN} -e relax -H ldapi:///"),
+                ldif.as_bytes(),
+            )
+            .assert_success();
+    }
+
     /// A user entry `uid=NAME` below `ou=people` with `password`.
     #[track_caller]
     pub fn add_user(&self, name: &str, password: &str) {

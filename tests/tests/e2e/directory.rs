@@ -279,3 +279,33 @@ fn one_code_raced_by_logins_on_two_hosts_admits_exactly_one_in_the_fleet() {
         "{decisions:?}"
     );
 }
+
+/// A login that commits deletes used items' entries that can no longer matter: here a
+/// step's entry and the entry of a code no state holds, both made in 2020 (the
+/// administrator sets their `createTimestamp`), while the entry of the step it used stays.
+#[test]
+fn a_login_deletes_the_used_items_entries_too_old_to_matter() {
+    let dir = Directory::start(1);
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", true, false);
+    let old = |name: String| {
+        format!(
+            "dn: twofoldUsed={name},uid=alice,ou=people,dc=example,dc=org\n\
+             objectClass: twofoldUsedItem\ntwofoldUsed: {name}\ntwofoldOwner: alice\n\
+             createTimestamp: 20200101000000Z\n\n"
+        )
+    };
+    let step = old(format!("t-{}-1", "0".repeat(32)));
+    let code = old(format!("r-{}", "0".repeat(32)));
+    dir.add_relaxed(&format!("{step}{code}"));
+    assert_eq!(dir.used_items_on(0, "alice").len(), 2);
+
+    a.ssh("alice")
+        .answer_with(&a.totp("alice"))
+        .run()
+        .assert_success();
+    let items = dir.used_items_on(0, "alice");
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert!(items[0].starts_with("twofoldUsed=t-"), "{items:#?}");
+    assert!(!items[0].starts_with(&format!("twofoldUsed=t-{}", "0".repeat(32))));
+}
