@@ -50,6 +50,11 @@ pub const USED_ATTRIBUTE: &str = "twofoldUsed";
 pub const OWNER_ATTRIBUTE: &str = "twofoldOwner";
 /// Decisions a login takes before it gives up when other hosts keep changing the entry.
 const TRIES: u32 = 5;
+/// Decisions a login takes once it has recorded the item it uses (the item is its own: no
+/// other login can take it). Each failed commit then means another login of the user
+/// committed (the logins that lost the item count their failure, once each), so the bound
+/// is the number of logins of one user racing at once that it outlasts.
+const OWNED_TRIES: u32 = 64;
 /// LDAP result codes that mean "the entry is not what the decision saw".
 const NO_SUCH_ATTRIBUTE: u32 = 16;
 const CONSTRAINT_VIOLATION: u32 = 19;
@@ -717,13 +722,22 @@ impl Storage for DirectoryEntry<'_> {
     /// Decides on the state `read` saw (or reads it), records the items the decision used
     /// (an entry each, added first), then commits the state with one compare-and-swap
     /// modify; when another host used the item or committed first, reads and decides again,
-    /// `TRIES` times at most. A decision that changes nothing commits nothing: it is a
+    /// `TRIES` times at most, `OWNED_TRIES` once the item is recorded as this login's (the
+    /// logins that lost it each commit their failure, and must not starve the winner). A decision that changes nothing commits nothing: it is a
     /// refusal (every accepted code, recovery code or pass changes the state).
     fn update<T>(
         &mut self,
         mut decide: impl FnMut(&SecretFile) -> (T, Option<SecretFile>),
     ) -> Result<Update<T>, StoreError> {
-        'decide: for _ in 0..TRIES {
+        let mut tries = 0;
+        'decide: while tries
+            < if self.ours.is_empty() {
+                TRIES
+            } else {
+                OWNED_TRIES
+            }
+        {
+            tries += 1;
             if self.seen.is_none() {
                 self.search()?;
             }
@@ -761,7 +775,7 @@ impl Storage for DirectoryEntry<'_> {
             }
         }
         Err(error(
-            format!("changed by other logins {TRIES} times in a row; refused"),
+            format!("changed by other logins {tries} times in a row; refused"),
             "try again",
             ErrorKind::Io,
         ))
