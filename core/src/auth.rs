@@ -288,7 +288,7 @@ fn authenticate_with(
         };
     }
     let mut storage = match &config.directory {
-        Some(dir) => Backend::Directory(DirectoryEntry::new(dir, &account.name)),
+        Some(dir) => Backend::Directory(DirectoryEntry::new(dir, &account.name).at(req.now)),
         None => match Location::for_account(config, &account) {
             Ok(l) => Backend::File(UserFile::new(l)),
             Err(e) => return refuse_after_prompt(conv, e.to_string(), Level::Error),

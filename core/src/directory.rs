@@ -1,12 +1,24 @@
 //! The directory backend: a user's whole state (the secret file's TOML text, one value of the
 //! attribute `twofoldState`) on the user's own LDAP entry (`uid=USER` below `base`), in the
-//! auxiliary object class `twofoldUser` (packaging/ldap/twofold.schema).
+//! auxiliary object class `twofoldUser`, and each used single-use item (a TOTP step, a
+//! recovery code, a pass) as a child entry of its own, `twofoldUsed=NAME,uid=USER,...` of the
+//! class `twofoldUsedItem` (packaging/ldap/twofold.schema; names from `used.rs`).
 //!
 //! Exactly one login wins across hosts: a commit is one LDAP modify that deletes the exact
 //! value the decision was taken on and adds the new one; RFC 4511 makes a modify atomic, so a
 //! modify whose old value another host already replaced fails as a whole (noSuchAttribute)
 //! and changes nothing. The login then reads again and decides again (a replayed code is
 //! then refused), at most `TRIES` times, then refuses.
+//!
+//! Why the child entries: with two writable servers cut from each other, each side can
+//! commit a state, and when they meet again replication keeps the entry written last, whole:
+//! what only the other side recorded in `twofoldState` is lost. Entries added on either side
+//! all exist after the merge. So a login that uses an item first adds its entry (an add
+//! refused with entryAlreadyExists: another host used it, read and decide again), then
+//! commits the state; every read takes the user's entry and its used items in one search and
+//! hands `decide` the state without them (`used::forget_used`). A used item is never usable
+//! again, whichever state wins. After a commit, a login deletes a few records that name
+//! nothing acceptable any more (`used::prunable`).
 //!
 //! The host binds with its own account; the password comes from a root-owned file checked
 //! like a secret file. Every connection attempt and every operation is bounded by `timeout`;
@@ -20,6 +32,8 @@
 use crate::config::Directory;
 use crate::secret::{SecretFile, MAX_FILE_BYTES};
 use crate::store::{Created, ErrorKind, Storage, StoreError, Update};
+use crate::used::{self, Record};
+use crate::UnixTime;
 use ldap3::{LdapConn, LdapConnSettings, LdapError, Mod, Scope, SearchEntry};
 use rustix::fs::{fstat, FileType, Mode, OFlags, ResolveFlags};
 use std::collections::HashSet;
@@ -29,12 +43,24 @@ use zeroize::Zeroizing;
 
 pub const OBJECT_CLASS: &str = "twofoldUser";
 pub const ATTRIBUTE: &str = "twofoldState";
+/// A used item's entry: its class, its naming attribute, and its owner's `uid` (what the
+/// login's one search finds it by).
+pub const USED_CLASS: &str = "twofoldUsedItem";
+pub const USED_ATTRIBUTE: &str = "twofoldUsed";
+pub const OWNER_ATTRIBUTE: &str = "twofoldOwner";
 /// Decisions a login takes before it gives up when other hosts keep changing the entry.
 const TRIES: u32 = 5;
+/// Decisions a login takes once it has recorded the item it uses (the item is its own: no
+/// other login can take it). Each failed commit then means another login of the user
+/// committed (the logins that lost the item count their failure, once each), so the bound
+/// is the number of logins of one user racing at once that it outlasts.
+const OWNED_TRIES: u32 = 64;
 /// LDAP result codes that mean "the entry is not what the decision saw".
 const NO_SUCH_ATTRIBUTE: u32 = 16;
 const CONSTRAINT_VIOLATION: u32 = 19;
 const TYPE_OR_VALUE_EXISTS: u32 = 20;
+/// An add of a used item's entry that another host made first.
+const ENTRY_ALREADY_EXISTS: u32 = 68;
 /// The largest bind password file read.
 const MAX_PASSWORD_BYTES: usize = 4096;
 
@@ -45,6 +71,8 @@ struct Seen {
     has_class: bool,
     /// The attribute's value, exactly as read.
     value: Option<Zeroizing<String>>,
+    /// The used items' entries below the user's entry.
+    used: Vec<Record>,
 }
 
 /// One user's state on their directory entry, through one connection kept for the login.
@@ -55,6 +83,11 @@ pub struct DirectoryEntry<'a> {
     /// The URI that answered, once connected.
     server: Option<String>,
     seen: Option<Seen>,
+    /// The caller's time, for the age of used items' entries: without it, none is pruned.
+    now: Option<UnixTime>,
+    /// Used items' entries this transaction added: the decision that added them is taken
+    /// again without them when the state's commit met a change by another host.
+    ours: Vec<String>,
 }
 
 fn error(problem: impl Into<String>, fix: &str, kind: ErrorKind) -> StoreError {
@@ -81,7 +114,16 @@ impl<'a> DirectoryEntry<'a> {
             conn: None,
             server: None,
             seen: None,
+            now: None,
+            ours: Vec::new(),
         }
+    }
+
+    /// With the caller's time (the core reads no clock), so that the logins' commits delete
+    /// used items' entries once old enough (`used::prunable`).
+    pub fn at(mut self, now: UnixTime) -> DirectoryEntry<'a> {
+        self.now = Some(now);
+        self
     }
 
     /// The URI of the server that answered (`None` before the first operation).
@@ -101,11 +143,13 @@ impl<'a> DirectoryEntry<'a> {
             .ok_or_else(|| error("no connection", "report this as a bug", ErrorKind::Io))
     }
 
-    /// Searches the user's entry and keeps what a commit needs. `Ok(None)`: no entry.
+    /// Searches the user's entry and its used items' entries (one search) and keeps what a
+    /// commit needs. `Ok(None)`: no entry.
     fn search(&mut self) -> Result<Option<&Seen>, StoreError> {
         let timeout = self.dir.timeout;
         let base = self.dir.base.clone();
-        let filter = format!("(uid={})", ldap3::ldap_escape(self.user.as_str()));
+        let name = ldap3::ldap_escape(self.user.as_str());
+        let filter = format!("(|(uid={name})({OWNER_ATTRIBUTE}={name}))");
         let conn = self.conn()?;
         let found = conn
             .with_timeout(timeout)
@@ -113,22 +157,27 @@ impl<'a> DirectoryEntry<'a> {
                 &base,
                 Scope::Subtree,
                 &filter,
-                vec!["objectClass", ATTRIBUTE],
+                vec!["objectClass", ATTRIBUTE, USED_ATTRIBUTE, "createTimestamp"],
             )
             .and_then(|r| r.success());
         let (entries, _) = found.map_err(|e| failed("search", &e))?;
-        self.seen = match entries.len() {
+        let (records, users): (Vec<SearchEntry>, Vec<SearchEntry>) = entries
+            .into_iter()
+            .map(SearchEntry::construct)
+            .partition(|e| has_class(e, USED_CLASS));
+        self.seen = match users.len() {
             0 => None,
             1 => {
-                let entry =
-                    SearchEntry::construct(entries.into_iter().next().ok_or_else(|| {
-                        error(
-                            "search lost its entry",
-                            "report this as a bug",
-                            ErrorKind::Io,
-                        )
-                    })?);
-                Some(seen(entry, &self.user)?)
+                let entry = users.into_iter().next().ok_or_else(|| {
+                    error(
+                        "search lost its entry",
+                        "report this as a bug",
+                        ErrorKind::Io,
+                    )
+                })?;
+                let mut seen = seen(entry, &self.user)?;
+                seen.used = below(&seen.dn, records);
+                Some(seen)
             }
             n => {
                 return Err(error(
@@ -139,6 +188,58 @@ impl<'a> DirectoryEntry<'a> {
             }
         };
         Ok(self.seen.as_ref())
+    }
+
+    /// Adds the entry of the used item `name` below the user's entry. `Ok(false)`: it
+    /// exists already (another host used the item first), nothing was written.
+    fn add_used(&mut self, dn: &str, name: &str) -> Result<bool, StoreError> {
+        if !used::valid_name(name) {
+            return Err(error(
+                format!("a used item's name is malformed: {name}"),
+                "report this as a bug",
+                ErrorKind::Unsafe,
+            ));
+        }
+        let child = format!("{USED_ATTRIBUTE}={name},{dn}");
+        let owner = self.user.clone();
+        let attrs = vec![
+            ("objectClass", HashSet::from([USED_CLASS])),
+            (USED_ATTRIBUTE, HashSet::from([name])),
+            (OWNER_ATTRIBUTE, HashSet::from([owner.as_str()])),
+        ];
+        let timeout = self.dir.timeout;
+        let result = self
+            .conn()?
+            .with_timeout(timeout)
+            .add(&child, attrs)
+            .map_err(|e| failed("add", &e))?;
+        match result.rc {
+            0 => Ok(true),
+            ENTRY_ALREADY_EXISTS => Ok(false),
+            rc => Err(error(
+                format!(
+                    "refused to record a used item below {dn}: {} ({rc})",
+                    result.text
+                ),
+                used_refused_fix(rc),
+                ErrorKind::Io,
+            )),
+        }
+    }
+
+    /// Deletes a few used items' entries that name nothing acceptable any more, now that
+    /// `file` is the state. Best effort: an entry left stays harmless, and the next
+    /// commit tries again.
+    fn prune(&mut self, dn: &str, records: &[Record], file: &SecretFile) {
+        let Some(now) = self.now else { return };
+        let timeout = self.dir.timeout;
+        for name in used::prunable(records, file, now) {
+            let child = format!("{USED_ATTRIBUTE}={name},{dn}");
+            let Ok(conn) = self.conn() else { return };
+            if conn.with_timeout(timeout).delete(&child).is_err() {
+                return;
+            }
+        }
     }
 
     /// Commits `new` in place of what was seen, in one modify. `Ok(false)`: the entry had
@@ -187,6 +288,7 @@ impl<'a> DirectoryEntry<'a> {
                     dn: seen.dn,
                     has_class: true,
                     value: Some(Zeroizing::new(text.to_string())),
+                    used: seen.used,
                 });
                 Ok(true)
             }
@@ -208,7 +310,7 @@ impl<'a> DirectoryEntry<'a> {
     ) -> Result<T, E> {
         let current = match self.search()? {
             None => return Err(self.no_entry().into()),
-            Some(seen) => state(seen),
+            Some(seen) => state(seen, &[]),
         };
         let (file, value) = decide(current)?;
         if self.commit(&file)? {
@@ -327,26 +429,63 @@ pub fn users(dir: &Directory, with_state: bool) -> Result<(Vec<String>, String),
     Ok((names, server))
 }
 
-/// The state of what was seen: `Ok(None)` when the entry holds none.
-fn state(seen: &Seen) -> Result<Option<SecretFile>, StoreError> {
+/// The state of what was seen, without the items its used items' entries name (but those of
+/// `ours`): `Ok(None)` when the entry holds none.
+fn state(seen: &Seen, ours: &[String]) -> Result<Option<SecretFile>, StoreError> {
     let Some(text) = &seen.value else {
         return Ok(None);
     };
-    SecretFile::parse(text.as_bytes()).map(Some).map_err(|e| {
+    let file = SecretFile::parse(text.as_bytes()).map_err(|e| {
         error(
             format!("{ATTRIBUTE} of {} is not valid: {}", seen.dn, e.0),
             "have an admin run `twofold admin reset` and re-enroll",
             ErrorKind::Unsafe,
         )
-    })
+    })?;
+    let names = (seen.used.iter())
+        .map(|r| r.name.as_str())
+        .filter(|n| !ours.iter().any(|o| o == n));
+    Ok(Some(used::forget_used(&file, names)))
 }
 
-fn seen(mut entry: SearchEntry, user: &str) -> Result<Seen, StoreError> {
-    let has_class = entry
+fn has_class(entry: &SearchEntry, class: &str) -> bool {
+    entry
         .attrs
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("objectClass"))
-        .is_some_and(|(_, v)| v.iter().any(|c| c.eq_ignore_ascii_case(OBJECT_CLASS)));
+        .is_some_and(|(_, v)| v.iter().any(|c| c.eq_ignore_ascii_case(class)))
+}
+
+/// The used items' entries directly below `dn` (others are not this user's: ignored).
+fn below(dn: &str, entries: Vec<SearchEntry>) -> Vec<Record> {
+    let mut records = Vec::with_capacity(entries.len());
+    for mut entry in entries {
+        let parent = entry.dn.split_once(',').map(|(_, p)| p);
+        if !parent.is_some_and(|p| p.eq_ignore_ascii_case(dn)) {
+            continue;
+        }
+        let mut take = |attr: &str| {
+            let key = entry
+                .attrs
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case(attr))
+                .cloned();
+            key.and_then(|k| entry.attrs.remove(&k))
+                .and_then(|mut v| v.pop())
+        };
+        let Some(name) = take(USED_ATTRIBUTE) else {
+            continue;
+        };
+        let created = take("createTimestamp")
+            .as_deref()
+            .and_then(crate::time::parse_generalized_time);
+        records.push(Record { name, created });
+    }
+    records
+}
+
+fn seen(mut entry: SearchEntry, user: &str) -> Result<Seen, StoreError> {
+    let has_class = has_class(&entry, OBJECT_CLASS);
     let key = entry
         .attrs
         .keys()
@@ -389,6 +528,7 @@ fn seen(mut entry: SearchEntry, user: &str) -> Result<Seen, StoreError> {
         dn: entry.dn,
         has_class,
         value,
+        used: Vec::new(),
     })
 }
 
@@ -399,6 +539,16 @@ fn write_refused_fix(rc: u32) -> &'static str {
     match rc {
         10 | 53 => "the server takes no writes (a read-only replica?): list the writable provider first in directory.uri; logins that must record a used code are refused while it is down",
         _ => "check the ACLs: the host's bind_dn must be allowed to write twofoldState and objectClass",
+    }
+}
+
+/// What to do about an add of a used item's entry the server refused.
+fn used_refused_fix(rc: u32) -> &'static str {
+    match rc {
+        10 | 53 => write_refused_fix(rc),
+        // undefinedAttributeType, objectClassViolation, invalidAttributeSyntax
+        17 | 65 | 21 => "load twofold's current schema (twofold.ldif: the class twofoldUsedItem) on every directory server",
+        _ => "check the ACLs (twofold-acl.ldif): the host's bind_dn must be allowed to add twofoldUsedItem entries below users' entries",
     }
 }
 
@@ -561,43 +711,71 @@ pub fn read_bind_password(path: &str) -> Result<Zeroizing<String>, StoreError> {
 }
 
 impl Storage for DirectoryEntry<'_> {
+    /// The state without the items its used items' entries name.
     fn read(&mut self) -> Result<Option<SecretFile>, StoreError> {
         match self.search()? {
             None => Ok(None),
-            Some(seen) => state(seen),
+            Some(seen) => state(seen, &[]),
         }
     }
 
-    /// Decides on the state `read` saw (or reads it), then commits with one compare-and-swap
-    /// modify; when another host committed first, reads and decides again, `TRIES` times at
-    /// most. A decision that changes nothing commits nothing: it is a refusal (every accepted
-    /// code, recovery code or pass changes the state).
+    /// Decides on the state `read` saw (or reads it), records the items the decision used
+    /// (an entry each, added first), then commits the state with one compare-and-swap
+    /// modify; when another host used the item or committed first, reads and decides again,
+    /// `TRIES` times at most, `OWNED_TRIES` once the item is recorded as this login's (the
+    /// logins that lost it each commit their failure, and must not starve the winner). A decision that changes nothing commits nothing: it is a
+    /// refusal (every accepted code, recovery code or pass changes the state).
     fn update<T>(
         &mut self,
         mut decide: impl FnMut(&SecretFile) -> (T, Option<SecretFile>),
     ) -> Result<Update<T>, StoreError> {
-        for _ in 0..TRIES {
+        let mut tries = 0;
+        'decide: while tries
+            < if self.ours.is_empty() {
+                TRIES
+            } else {
+                OWNED_TRIES
+            }
+        {
+            tries += 1;
             if self.seen.is_none() {
                 self.search()?;
             }
             let Some(seen) = &self.seen else {
                 return Ok(Update::Absent);
             };
-            let Some(file) = state(seen)? else {
+            let Some(file) = state(seen, &self.ours)? else {
                 return Ok(Update::Absent);
             };
+            let (dn, records) = (seen.dn.clone(), seen.used.clone());
             let (value, change) = decide(&file);
             let Some(new) = change else {
                 return Ok(Update::Committed(value));
             };
+            for name in used::consumed(&file, &new) {
+                if self.ours.contains(&name) {
+                    continue;
+                }
+                match self.add_used(&dn, &name) {
+                    Ok(true) => self.ours.push(name),
+                    Ok(false) => {
+                        self.seen = None;
+                        continue 'decide;
+                    }
+                    Err(e) => return Ok(Update::NotSaved(value, e)),
+                }
+            }
             match self.commit(&new) {
-                Ok(true) => return Ok(Update::Committed(value)),
+                Ok(true) => {
+                    self.prune(&dn, &records, &new);
+                    return Ok(Update::Committed(value));
+                }
                 Ok(false) => self.seen = None,
                 Err(e) => return Ok(Update::NotSaved(value, e)),
             }
         }
         Err(error(
-            format!("changed by other logins {TRIES} times in a row; refused"),
+            format!("changed by other logins {tries} times in a row; refused"),
             "try again",
             ErrorKind::Io,
         ))
@@ -637,6 +815,72 @@ mod tests {
         std::fs::write(&path, "s3cret\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path.to_str().unwrap().to_string()
+    }
+
+    fn entry(dn: &str, attrs: &[(&str, &str)]) -> SearchEntry {
+        let mut e = SearchEntry {
+            dn: dn.into(),
+            attrs: Default::default(),
+            bin_attrs: Default::default(),
+        };
+        for (k, v) in attrs {
+            e.attrs
+                .entry(k.to_string())
+                .or_default()
+                .push(v.to_string());
+        }
+        e
+    }
+
+    /// Only the entries directly below the user's count, with the name and age the server
+    /// gave them; the DN compares as LDAP does, without regard to case.
+    #[test]
+    fn used_items_are_the_entries_directly_below_the_users() {
+        let user = "uid=alice,ou=people,dc=example,dc=org";
+        let name = format!("r-{}", "a".repeat(32));
+        let item = |dn: &str| {
+            entry(
+                dn,
+                &[
+                    ("objectClass", USED_CLASS),
+                    ("twofoldused", &name),
+                    ("createTimestamp", "20261205130615Z"),
+                ],
+            )
+        };
+        let found = below(
+            user,
+            vec![
+                item(&format!(
+                    "twofoldUsed={name},uid=alice,ou=People,dc=example,dc=org"
+                )),
+                item(&format!(
+                    "twofoldUsed={name},uid=bob,ou=people,dc=example,dc=org"
+                )),
+                item(&format!("twofoldUsed={name},cn=x,{user}")),
+                entry(
+                    &format!("twofoldUsed=x,{user}"),
+                    &[("objectClass", USED_CLASS)],
+                ),
+            ],
+        );
+        assert_eq!(
+            found,
+            vec![Record {
+                name: name.clone(),
+                created: crate::time::parse_generalized_time("20261205130615Z"),
+            }]
+        );
+        assert!(found[0].created.is_some());
+        assert!(has_class(&item(user), "twofoldusediteM"));
+    }
+
+    #[test]
+    fn a_refused_record_of_a_used_item_names_the_schema_or_the_acls() {
+        assert!(used_refused_fix(65).contains("schema"));
+        assert!(used_refused_fix(17).contains("schema"));
+        assert!(used_refused_fix(50).contains("twofoldUsedItem"));
+        assert!(used_refused_fix(53).contains("read-only replica"));
     }
 
     #[test]

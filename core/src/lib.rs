@@ -13,6 +13,7 @@
 //! - [`migrate`]: moving a user's state between secret files and the directory, decided.
 //! - [`network`]: `exempt_networks`, matched against sshd's client address.
 //! - [`session`]: `sudo_after_login`, one code per login session.
+//! - [`used`]: used single-use items by name, for the directory's records of them.
 //! - [`enrollment`], [`otpauth`], [`qr`]: a new enrollment's secrets, its URI and QR code
 //!   (the CLI's `twofold enroll` and the module's enrollment at first login).
 #![forbid(unsafe_code)]
@@ -35,6 +36,7 @@ pub mod session;
 pub mod store;
 pub mod time;
 pub mod totp;
+pub mod used;
 pub mod verify;
 
 pub use config::Config;

@@ -38,9 +38,61 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
         .map_err(|e| format!("`{s}` is not a duration ({e}); write it like 15m, 2h or 1d"))
 }
 
+/// Parses an LDAP GeneralizedTime as slapd writes its timestamps, `20261205130615Z` (UTC,
+/// whole seconds); `None` for any other form.
+pub fn parse_generalized_time(s: &str) -> Option<UnixTime> {
+    let digits = s.strip_suffix('Z')?;
+    if digits.len() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| digits[r].parse::<u64>().ok();
+    let (y, mo, d) = (n(0..4)?, n(4..6)?, n(6..8)?);
+    let (h, mi, sec) = (n(8..10)?, n(10..12)?, n(12..14)?);
+    if y < 1970
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return None;
+    }
+    // Days from 1970-01-01 to the date (the proleptic Gregorian calendar, as in RFC 3339).
+    let (y, mo) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slapd_timestamps_are_read_and_other_forms_refused() {
+        for t in [0, 951_782_400, 1_764_000_000, 1_800_000_000, 4_102_444_799] {
+            let text = rfc3339(t).replace(['-', ':', 'T'], "");
+            assert_eq!(parse_generalized_time(&text), Some(t), "{text}");
+        }
+        for bad in [
+            "",
+            "20261205130615",
+            "2026120513061Z",
+            "20261305130615Z",
+            "19691231235959Z",
+            "2026-12-05T13:06:15Z",
+            "20261205130615.5Z",
+        ] {
+            assert_eq!(parse_generalized_time(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn times_past_year_9999_are_written_without_panicking() {

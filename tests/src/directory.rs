@@ -252,6 +252,19 @@ impl Directory {
             .assert_success();
     }
 
+    /// Adds the LDIF `ldif` as the administrator with the Relax Rules control, which lets it
+    /// set what only the server sets otherwise (an entry's `createTimestamp`).
+    #[track_caller]
+    pub fn add_relaxed(&self, ldif: &str) {
+        self.server()
+            .exec(
+                "root",
+                &format!("ldapadd {ADMIN} -e relax -H ldapi:///"),
+                ldif.as_bytes(),
+            )
+            .assert_success();
+    }
+
     /// A user entry `uid=NAME` below `ou=people` with `password`.
     #[track_caller]
     pub fn add_user(&self, name: &str, password: &str) {
@@ -334,6 +347,64 @@ impl Directory {
             ),
             ldif.as_bytes(),
         )
+    }
+
+    /// `ldapadd` of `ldif`, bound as `bind_dn` with `password`.
+    pub fn add_as(&self, bind_dn: &str, password: &str, ldif: &str) -> Output {
+        self.server().exec(
+            "root",
+            &format!(
+                "ldapadd -x -H ldapi:/// -D {} -w {}",
+                quote(bind_dn),
+                quote(password)
+            ),
+            ldif.as_bytes(),
+        )
+    }
+
+    /// `ldapdelete` of `dn`, bound as `bind_dn` with `password`.
+    pub fn delete_as(&self, bind_dn: &str, password: &str, dn: &str) -> Output {
+        self.run(&format!(
+            "ldapdelete -x -H ldapi:/// -D {} -w {} {}",
+            quote(bind_dn),
+            quote(password),
+            quote(dn)
+        ))
+    }
+
+    /// The DNs of the entries directly below `uid=USER` that `bind_dn` can see.
+    #[track_caller]
+    pub fn below_as(&self, bind_dn: &str, password: &str, user: &str) -> Vec<String> {
+        let out = self.run(&format!(
+            "ldapsearch -x -LLL -o ldif-wrap=no -H ldapi:/// -D {} -w {} -b uid={user},{BASE} -s one dn",
+            quote(bind_dn),
+            quote(password)
+        ));
+        out.assert_success();
+        (out.stdout.lines())
+            .filter_map(|l| l.strip_prefix("dn: "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The DNs of `uid=USER`'s used items' entries on server `i`, read as the administrator.
+    #[track_caller]
+    pub fn used_items_on(&self, i: usize, user: &str) -> Vec<String> {
+        let out = self.servers[i].container.exec(
+            "root",
+            &format!(
+                "ldapsearch {ADMIN} -LLL -o ldif-wrap=no -H ldapi:/// -b uid={user},{BASE} \
+                 -s one '(objectClass=twofoldUsedItem)' dn"
+            ),
+            b"",
+        );
+        out.assert_success();
+        let mut dns: Vec<String> = (out.stdout.lines())
+            .filter_map(|l| l.strip_prefix("dn: "))
+            .map(str::to_owned)
+            .collect();
+        dns.sort();
+        dns
     }
 
     /// `uid=USER`'s `twofoldState` and `entryCSN` as server `i` holds them, read as the

@@ -3,7 +3,9 @@
 //! an `--internal` network of its own, TLS with a test CA, the shipped schema and ACLs, and
 //! three hosts with the project's .deb (`twofold-e2e:latest` or `TWOFOLD_E2E_IMAGE`).
 //!
-//! 1. Operations per login: slapd's own counters (back_monitor) before and after the load.
+//! 1. Operations per login: slapd's own counters (back_monitor) before and after the load:
+//!    binds, searches, modifies (the state's compare-and-swap), adds and deletes (the used
+//!    items' entries).
 //! 2. Load: `dirload` (bench/src/bin/dirload.rs) on the three hosts at once, the same users in
 //!    the same order from the same instant, so the hosts race for every user's code; logins
 //!    per second, latency, and how many times each code was accepted (must be once).
@@ -277,10 +279,19 @@ fn main() {
         percentile(&lat, 1.0)
     );
     println!(
-        "| slapd operations per login: bind / search / modify | {:.2} / {:.2} / {:.2} |",
+        "| slapd operations per login: bind / search / add / modify / delete | {:.2} / {:.2} / {:.2} / {:.2} / {:.2} |",
         per("Bind"),
         per("Search"),
-        per("Modify")
+        per("Add"),
+        per("Modify"),
+        per("Delete")
+    );
+    // An accepted login adds its used step's entry (plus one add per race it lost there);
+    // deletes prune entries whose step is hours old, so a short run makes none.
+    println!(
+        "| used items' entries added / deleted per accepted login | {:.2} / {:.2} |",
+        op("Add") as f64 / oks.max(1) as f64,
+        op("Delete") as f64 / oks.max(1) as f64
     );
 
     // 3. sshd end to end on host A: key alone, key + directory, key + files, interleaved.

@@ -2,7 +2,8 @@
 //! in each host's container). Each thread runs logins through `twofold_core::auth`, the code
 //! the PAM module runs (the module only adds reading the PAM items around it), with the host's
 //! `/etc/twofold/twofold.toml`: every login connects to the directory, binds, reads the user's
-//! entry and commits with one compare-and-swap modify, as a login in sshd does.
+//! entry and its used items' entries in one search, adds the entry of the step it uses and
+//! commits with one compare-and-swap modify, as a login in sshd does.
 //!
 //!   dirload USERS START_MS SECS THREADS
 //!

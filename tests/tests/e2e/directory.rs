@@ -158,6 +158,69 @@ fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state
     assert!(after.stdout.contains("objectClass: twofoldUser"), "{after}");
 }
 
+/// A used item's entry below a user's is the hosts' alone: a host adds, reads and deletes
+/// it; the user, with their own password, can neither see it, nor delete it (which would
+/// make a used code usable again), nor add one; nor may a host add any other kind of entry
+/// there.
+#[test]
+fn a_used_items_entry_is_written_and_read_by_hosts_only() {
+    let dir = Directory::start(0);
+    dir.add_user("alice", "alice-password");
+    dir.add_host("host-a", "host-a-secret", true);
+    let host_dn = "cn=host-a,ou=hosts,dc=example,dc=org";
+    let alice_dn = "uid=alice,ou=people,dc=example,dc=org";
+    dir.modify_as(
+        host_dn,
+        "host-a-secret",
+        "alice",
+        "add: objectClass\nobjectClass: twofoldUser\n-\nadd: twofoldState\ntwofoldState: state-of-alice\n",
+    )
+    .assert_success();
+    let item = |name: &str| {
+        format!(
+            "dn: twofoldUsed={name},{alice_dn}\nobjectClass: twofoldUsedItem\n\
+             twofoldUsed: {name}\ntwofoldOwner: alice\n"
+        )
+    };
+    let used = format!("r-{}", "0".repeat(32));
+    let used_dn = format!("twofoldUsed={used},{alice_dn}");
+    dir.add_as(host_dn, "host-a-secret", &item(&used))
+        .assert_success();
+    // The same item again: entryAlreadyExists, which a login takes for "used elsewhere".
+    dir.add_as(host_dn, "host-a-secret", &item(&used))
+        .assert_failure()
+        .assert_stderr_contains("Already exists (68)");
+    assert_eq!(
+        dir.below_as(host_dn, "host-a-secret", "alice"),
+        std::slice::from_ref(&used_dn)
+    );
+    assert!(dir.below_as(alice_dn, "alice-password", "alice").is_empty());
+    dir.delete_as(alice_dn, "alice-password", &used_dn)
+        .assert_failure()
+        .assert_stderr_contains("Insufficient access (50)");
+    dir.add_as(
+        alice_dn,
+        "alice-password",
+        &item(&format!("p-{}", "1".repeat(32))),
+    )
+    .assert_failure()
+    .assert_stderr_contains("Insufficient access (50)");
+    dir.add_as(
+        host_dn,
+        "host-a-secret",
+        &format!("dn: cn=other,{alice_dn}\nobjectClass: applicationProcess\ncn: other\n"),
+    )
+    .assert_failure()
+    .assert_stderr_contains("Insufficient access (50)");
+    assert_eq!(
+        dir.used_items_on(0, "alice"),
+        std::slice::from_ref(&used_dn)
+    );
+    dir.delete_as(host_dn, "host-a-secret", &used_dn)
+        .assert_success();
+    assert!(dir.used_items_on(0, "alice").is_empty());
+}
+
 #[test]
 fn one_code_raced_by_logins_on_two_hosts_admits_exactly_one_in_the_fleet() {
     const RACERS: usize = 10;
@@ -247,4 +310,34 @@ fn the_doctor_reads_the_state_from_the_directory_and_says_when_it_is_unreachable
         refused["what"].as_str().unwrap().contains("unreachable"),
         "{out}"
     );
+}
+
+/// A login that commits deletes used items' entries that can no longer matter: here a
+/// step's entry and the entry of a code no state holds, both made in 2020 (the
+/// administrator sets their `createTimestamp`), while the entry of the step it used stays.
+#[test]
+fn a_login_deletes_the_used_items_entries_too_old_to_matter() {
+    let dir = Directory::start(1);
+    dir.add_user("alice", "alice-password");
+    let a = fleet_host(&dir, "host-a", true, false);
+    let old = |name: String| {
+        format!(
+            "dn: twofoldUsed={name},uid=alice,ou=people,dc=example,dc=org\n\
+             objectClass: twofoldUsedItem\ntwofoldUsed: {name}\ntwofoldOwner: alice\n\
+             createTimestamp: 20200101000000Z\n\n"
+        )
+    };
+    let step = old(format!("t-{}-1", "0".repeat(32)));
+    let code = old(format!("r-{}", "0".repeat(32)));
+    dir.add_relaxed(&format!("{step}{code}"));
+    assert_eq!(dir.used_items_on(0, "alice").len(), 2);
+
+    a.ssh("alice")
+        .answer_with(&a.totp("alice"))
+        .run()
+        .assert_success();
+    let items = dir.used_items_on(0, "alice");
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert!(items[0].starts_with("twofoldUsed=t-"), "{items:#?}");
+    assert!(!items[0].starts_with(&format!("twofoldUsed=t-{}", "0".repeat(32))));
 }

@@ -323,40 +323,78 @@ fn with_a_read_only_replica_as_fallback_logins_are_refused_while_the_writable_se
     );
 }
 
-/// The documented limit of two writable servers (SECURITY.md, "Two directory servers"):
-/// while they cannot reach each other, each takes writes, so one recovery code is
-/// accepted once on each side; when they meet again, the entry written last wins whole
-/// (syncrepl replicates entries, and `twofoldState` is one value), so what the other
-/// side recorded as used is usable again.
+/// A host of a split fleet and the decisions it has logged so far.
+struct Side<'a> {
+    host: &'a Host,
+    logged: usize,
+}
+
+impl Side<'_> {
+    /// Logs alice in with `answer`: accepted with `method` when `accepted`, else denied,
+    /// and the reason logged contains `because`.
+    #[track_caller]
+    fn login(&mut self, answer: &str, method: &str, accepted: bool, because: &str) {
+        let out = self.host.ssh("alice").answer_with(answer).run();
+        self.logged += 1;
+        let decision = self.host.decision(self.logged);
+        if accepted {
+            out.assert_success().assert_stdout("alice");
+            decision.assert("alice", method, "success");
+        } else {
+            out.assert_failure();
+            decision.assert_denied("alice", method);
+        }
+        decision.assert_reason_contains(because);
+    }
+}
+
+/// Two writable servers cut from each other while hosts reach both (SECURITY.md, "Two
+/// directory servers"): each side takes writes, so an item can be accepted once on each
+/// side during the split (inherent). When they meet again, replication keeps the state
+/// written last, whole, but the used items' entries of both sides: every item used on
+/// either side is refused on every host, whichever side wrote last.
 #[test]
-fn two_writable_servers_split_from_each_other_accept_a_code_on_each_side_and_the_later_write_wins_whole(
-) {
+fn two_writable_servers_split_from_each_other_never_make_an_item_used_on_either_side_usable_again()
+{
     let dir = Directory::start_replicated(2);
     dir.add_user("alice", "alice-password");
     // Each host prefers its own side's server.
     let a = fleet_host(&dir, "host-a", &[0, 1], true);
     let b = fleet_host(&dir, "host-b", &[1, 0], false);
     let recovery = a.enrollment("alice").recovery_codes.clone();
+    let issued = a.twofold("--json admin issue-pass alice --ttl 10m");
+    issued.assert_success();
+    let pass = issued.json()["pass"]
+        .as_str()
+        .expect("issue-pass JSON has a pass")
+        .to_owned();
     dir.wait_in_sync();
+    let (mut on_a, mut on_b) = (
+        Side {
+            host: &a,
+            logged: 0,
+        },
+        Side {
+            host: &b,
+            logged: 0,
+        },
+    );
 
     dir.split();
-    // One recovery code, accepted on each side.
-    a.ssh("alice")
-        .answer_with(&recovery[0])
-        .run()
-        .assert_success();
-    b.ssh("alice")
-        .answer_with(&recovery[0])
-        .run()
-        .assert_success();
-    // A second recovery code used on ldap1's side, then a TOTP code on ldap2's, last.
-    a.ssh("alice")
-        .answer_with(&recovery[1])
-        .run()
-        .assert_success();
-    with_time_left_in_step(10);
-    let code = a.totp("alice");
-    b.ssh("alice").answer_with(&code).run().assert_success();
+    // One recovery code, accepted on each side: the split allows that much.
+    on_a.login(&recovery[0], "recovery", true, "accepted");
+    on_b.login(&recovery[0], "recovery", true, "accepted");
+    // ldap1's side: a second recovery code, the pass and the next step's code; ldap2's
+    // side: a third recovery code and the current step's code, written last, so ldap2's
+    // state wins the entry (the state that never saw ldap1's uses).
+    with_time_left_in_step(25);
+    let next = a.totp_in_steps("alice", 1);
+    let current = a.totp("alice");
+    on_a.login(&recovery[1], "recovery", true, "accepted");
+    on_a.login(&pass, "pass", true, "accepted");
+    on_a.login(&next, "totp", true, "accepted");
+    on_b.login(&recovery[2], "recovery", true, "accepted");
+    on_b.login(&current, "totp", true, "accepted");
     let last_write = dir.state_on(1, "alice");
     assert_ne!(
         dir.state_on(0, "alice"),
@@ -370,20 +408,29 @@ fn two_writable_servers_split_from_each_other_accept_a_code_on_each_side_and_the
     eprintln!("servers in sync {:?} after the heal", healing.elapsed());
     assert_eq!(dir.state_on(0, "alice"), last_write, "ldap2's entry, whole");
     assert_eq!(dir.state_on(1, "alice"), last_write);
-    // ldap2's state never saw the second recovery code used: it works again on A ...
-    a.ssh("alice")
-        .answer_with(&recovery[1])
-        .run()
-        .assert_success();
-    a.decision(3).assert("alice", "recovery", "success");
-    // ... while what ldap2 recorded stays used on both sides.
-    a.ssh("alice").answer_with(&code).run().assert_failure();
-    a.decision(4)
-        .assert_denied("alice", "totp")
-        .assert_reason_contains("replay");
-    b.ssh("alice")
-        .answer_with(&recovery[0])
-        .run()
-        .assert_failure();
-    b.decision(3).assert_denied("alice", "recovery");
+    // The used items' entries of both sides, on both: three recovery codes (the first
+    // used on each side, one entry), the pass and two steps.
+    let items = dir.used_items_on(0, "alice");
+    assert_eq!(items.len(), 6, "{items:#?}");
+    assert_eq!(dir.used_items_on(1, "alice"), items);
+    // The CLI reads what logins read (so do `admin migrate` and `status`): ldap2's state
+    // without the used items, three recovery codes gone, no pass.
+    let status = a.twofold("--json admin status alice");
+    status.assert_success();
+    assert_eq!(status.json()["recovery_codes_left"], 7, "{status}");
+    assert!(status.json()["pass"].is_null(), "{status}");
+    // Every item used on either side, refused on both hosts (each through its own server):
+    // ldap2's state never saw ldap1's uses, their entries refuse them.
+    for side in [&mut on_a, &mut on_b] {
+        for code in &recovery[..3] {
+            side.login(code, "recovery", false, "already used");
+        }
+        side.login(&pass, "pass", false, "no temporary access pass");
+        for code in [&next, &current] {
+            side.login(code, "totp", false, "replay");
+        }
+    }
+    // What neither side used still works, on either.
+    on_a.login(&recovery[3], "recovery", true, "accepted");
+    on_b.login(&recovery[4], "recovery", true, "accepted");
 }
