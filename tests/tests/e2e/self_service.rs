@@ -4,7 +4,7 @@
 
 use std::thread;
 
-use twofold_e2e::{Host, SshAuth};
+use twofold_e2e::{Directory, Host, SshAuth};
 
 const SYSTEM_MODE: &str = "secret_path = \"/var/lib/twofold/{user}.toml\"\n";
 
@@ -201,4 +201,40 @@ fn a_device_added_during_logins_loses_no_used_recovery_code() {
         .answer_with(&codes[0])
         .run()
         .assert_failure();
+}
+
+/// With the directory backend the host's directory password is root's: the setuid twofold
+/// reaches alice's entry for her, and the device she adds on one host logs her in on
+/// another.
+#[test]
+fn with_the_directory_alice_adds_a_device_that_every_host_accepts() {
+    let dir = Directory::start(2);
+    dir.add_user("alice", "alice-password");
+    let a = super::directory::fleet_host(&dir, "host-a", true, false);
+    let b = super::directory::fleet_host(&dir, "host-b", false, false);
+    let wrong = a.wrong_code("alice");
+    alice_types(&a, &wrong, "device add tablet --no-confirm")
+        .assert_failure()
+        .assert_stderr_contains("nothing was changed");
+    let added = alice_types(
+        &a,
+        &a.totp("alice"),
+        "--json device add tablet --no-confirm",
+    );
+    added.assert_success();
+    let tablet = added.json()["secret"]
+        .as_str()
+        .expect("a secret")
+        .to_owned();
+    b.ssh("alice")
+        .answer_with(&b.totp_of_secret(&tablet, 0))
+        .run()
+        .assert_success();
+    let list = b.run_as("alice", "twofold --json device list");
+    list.assert_success();
+    assert_eq!(
+        list.json()["devices"].as_array().map(Vec::len),
+        Some(2),
+        "{list}"
+    );
 }
