@@ -14,11 +14,13 @@ use twofold_core::config::DEFAULT_PATH;
 temporary access passes for the PAM module pam_twofold.\n\n\
 Without --user, twofold acts for the user who runs it. Only root may act for another user \
 (--user NAME) or run the admin commands. In system mode (a secret_path without {home}) the \
-secret files belong to root, so enrollment is done by an administrator.",
+secret files belong to root, so enrollment is done by an administrator; users then manage \
+their devices and recovery codes through the setuid-root twofold, after confirming a current \
+code (twofold(1), SELF-SERVICE).",
     after_help = "Exit status: 0 on success, 1 on an error, 2 on a usage error."
 )]
 pub struct Cli {
-    /// Configuration file (a missing file means the built-in defaults)
+    /// Configuration file (root only when twofold runs setuid root for a user)
     #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_PATH)]
     pub config: String,
 

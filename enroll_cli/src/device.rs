@@ -122,6 +122,7 @@ pub fn remove(inv: &Invocation, user_flag: Option<&str>, name: &str, yes: bool) 
     if file.devices.len() == 1 && !yes {
         confirm_last(inv, name, &file)?;
     }
+    let verified = crate::reverify::current_factor(inv, &account)?;
     let mut journal = Journal::open(inv)?;
     let left = stored::transact(&loc, false, |current| {
         let mut file = find(current?)?;
@@ -134,7 +135,7 @@ pub fn remove(inv: &Invocation, user_flag: Option<&str>, name: &str, yes: bool) 
         Event {
             action: "device-remove",
             user: &account.name,
-            details: vec![("device", name.to_string())],
+            details: crate::reverify::noted(vec![("device", name.to_string())], verified),
         },
     )?;
     let advice = if left == 0 {

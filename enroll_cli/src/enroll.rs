@@ -41,7 +41,7 @@ struct DeviceJson<'a> {
 
 pub fn enroll(inv: &Invocation, user_flag: Option<&str>, args: &EnrollArgs) -> Result<()> {
     let account = inv.acting_user(user_flag)?;
-    let loc = inv.self_service(&account, |u| format!("twofold enroll --user {u}"))?;
+    let loc = inv.enrollment(&account, |u| format!("twofold enroll --user {u}"))?;
     check_device_name(&args.device)?;
     // Checked now so nobody scans a code for nothing, and again under the lock.
     refuse_to_replace(&account, stored::peek_file(&loc)?, args.force)?;
@@ -131,6 +131,7 @@ pub fn device_add(
         Ok(file)
     };
     check_room(stored::peek(&loc)?)?;
+    let verified = crate::reverify::current_factor(inv, &account)?;
     let mut journal = Journal::open(inv)?;
 
     let mut device = new_device(name, inv.now)?;
@@ -151,10 +152,13 @@ pub fn device_add(
         Event {
             action: "device-add",
             user: &account.name,
-            details: vec![
-                ("device", device.name.clone()),
-                ("confirmed", confirmed_word(no_confirm)),
-            ],
+            details: crate::reverify::noted(
+                vec![
+                    ("device", device.name.clone()),
+                    ("confirmed", confirmed_word(no_confirm)),
+                ],
+                verified,
+            ),
         },
     )?;
     inv.say(&format!(

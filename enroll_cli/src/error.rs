@@ -32,6 +32,17 @@ pub enum Error {
         instead: String,
         /// Root-only because of `[directory]` (the host's directory password is root's).
         directory: bool,
+        /// A self-service command, which the setuid-root twofold would have run.
+        setuid_would_do: bool,
+    },
+    /// Run setuid root by a user, with an option only root may give.
+    Setuid {
+        refused: &'static str,
+    },
+    /// A self-service change whose second factor was not verified (`reverify`).
+    NotVerified {
+        /// Verified by nothing at all: exempt, not enrolled (the outcome's method).
+        unverifiable: Option<&'static str>,
     },
     Store(StoreError),
     /// The store's error, where `--force` would replace the file.
@@ -145,7 +156,22 @@ impl Error {
             Error::OtherUser { name } => format!(
                 "leave out --user to act for yourself, or ask an administrator to run `sudo twofold --user {name} ...`"
             ),
+            Error::SystemMode {
+                instead,
+                setuid_would_do: true,
+                ..
+            } => format!(
+                "this twofold is not setuid root, which the packages install it as (mode 4755, twofold(1) SELF-SERVICE): ask an administrator to run `{instead}`, or to install it so"
+            ),
             Error::SystemMode { instead, .. } => format!("ask an administrator to run `{instead}`"),
+            Error::Setuid { refused } => format!(
+                "leave out {refused}: run as a user, twofold reads /etc/twofold/twofold.toml and acts for you alone; root may use {refused}"
+            ),
+            Error::NotVerified { unverifiable: None } => "type a current code from one of your apps, or an unused recovery code; after 5 wrong codes app codes pause (`twofold status` shows until when), recovery codes always work"
+                .into(),
+            Error::NotVerified { unverifiable: Some(_) } => {
+                "ask an administrator to make the change (`twofold --user NAME ...`)".into()
+            }
             Error::Store(e) => e.fix.clone(),
             Error::StoreForceable(e) => format!("{}; or add --force to replace the file", e.fix),
             Error::AlreadyEnrolled { .. } => "add a second app with `twofold device add NAME`, or replace the \
@@ -218,6 +244,19 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "the second factor is kept in the directory, which only root reaches (the host's directory password is root's), so {user} cannot manage it directly"
+            ),
+            Error::Setuid { refused } => write!(
+                f,
+                "{refused} is for root only when twofold runs setuid root for a user; nothing was changed"
+            ),
+            Error::NotVerified { unverifiable: None } => {
+                f.write_str("your second factor was not accepted; nothing was changed")
+            }
+            Error::NotVerified {
+                unverifiable: Some(method),
+            } => write!(
+                f,
+                "your second factor cannot be checked here ({method}); nothing was changed"
             ),
             Error::SystemMode { user, .. } => write!(
                 f,

@@ -250,7 +250,7 @@ pub fn google_authenticator(
         None => Path::new(&account.home).join(".google_authenticator"),
     };
     let shown = path.display().to_string();
-    let loc = inv.self_service(&account, |u| {
+    let loc = inv.enrollment(&account, |u| {
         format!("twofold import google-authenticator {shown} --user {u}")
     })?;
     check_device_name(device_name)?;

@@ -134,23 +134,50 @@ impl Invocation {
         }
     }
 
-    /// The secret file of `account`, for a self-service command. In system mode only root may
-    /// touch the files; `instead` is the command an administrator would run.
+    /// The state of `account`, for a self-service command (`status`, `device`, `recovery`).
+    /// Where root keeps it (system mode, the directory), a user reaches it only through the
+    /// setuid-root run (`privilege`), which re-verifies their second factor before a change;
+    /// `instead` is the command an administrator would run.
     pub fn self_service(
         &self,
         account: &Account,
         instead: impl FnOnce(&str) -> String,
     ) -> Result<Place> {
+        self.own_state(account, instead, Some(crate::privilege::self_service()))
+    }
+
+    /// The state of `account`, for enrollment and import, which an administrator does where
+    /// root keeps the state.
+    pub fn enrollment(
+        &self,
+        account: &Account,
+        instead: impl FnOnce(&str) -> String,
+    ) -> Result<Place> {
+        self.own_state(account, instead, None)
+    }
+
+    fn own_state(
+        &self,
+        account: &Account,
+        instead: impl FnOnce(&str) -> String,
+        setuid_serves: Option<bool>,
+    ) -> Result<Place> {
         let directory = self.config.directory.is_some();
-        let root_only = self.config.secret_path.is_system_mode() || directory;
-        if root_only && !self.invoker.is_root() {
+        if self.root_keeps_the_state() && !self.invoker.is_root() && setuid_serves != Some(true) {
             return Err(Error::SystemMode {
                 user: account.name.clone(),
                 instead: instead(&account.name),
                 directory,
+                setuid_would_do: setuid_serves.is_some(),
             });
         }
         self.location(account)
+    }
+
+    /// System mode, or the directory (whose password is root's): a user cannot reach their
+    /// own state without root.
+    pub fn root_keeps_the_state(&self) -> bool {
+        self.config.secret_path.is_system_mode() || self.config.directory.is_some()
     }
 
     pub fn location(&self, account: &Account) -> Result<Place> {

@@ -15,6 +15,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use twofold_core::auth::{Answer, Level, Outcome};
 
 /// One change, as logged.
 pub struct Event<'a> {
@@ -26,7 +27,7 @@ pub struct Event<'a> {
 impl Event<'_> {
     /// `action=enroll user="alice" by="root" device="phone"`: the shape of the module's log
     /// lines, with the same quoting.
-    pub fn syslog_line(&self, by: &str) -> String {
+    pub fn syslog_line(&self, by: &str, by_uid: u32) -> String {
         let mut line = format!(
             "action={} user={} by={}",
             self.action,
@@ -36,6 +37,7 @@ impl Event<'_> {
         for (k, v) in &self.details {
             line.push_str(&format!(" {k}={}", quoted(v)));
         }
+        line.push_str(&format!(" by_uid={by_uid}"));
         line
     }
 }
@@ -79,7 +81,7 @@ impl Journal {
     /// Records a change that has been made. Syslog being down is a warning (the change is
     /// done); an audit log that cannot be written is an error, so the admin knows.
     pub fn record(&mut self, inv: &Invocation, event: Event) -> Result<()> {
-        let line = event.syslog_line(inv.by());
+        let line = event.syslog_line(inv.by(), inv.invoker.uid);
         if let Err(e) = syslog_notice(&line) {
             inv.warn(&format!(
                 "syslog is not available ({e}); this change is not in the system log: {line}"
@@ -114,7 +116,30 @@ impl Journal {
     }
 }
 
+/// The line of a self-service run's check of the second factor (`reverify`), in the
+/// module's shape: `service="twofold" user=... rhost="-" method=... result=... reason=...`.
+/// Syslog being down loses the line, not the answer (as in the module).
+pub fn login_line(outcome: &Outcome, user: &str, uid: u32) {
+    let result = match outcome.answer {
+        Answer::Success => "success",
+        Answer::Ignore => "ignore",
+        Answer::Deny => "deny",
+    };
+    let line = format!(
+        "service={} user={} rhost=\"-\" method={} result={result} reason={} by_uid={uid}",
+        quoted(crate::reverify::SERVICE),
+        quoted(user),
+        outcome.method,
+        quoted(&outcome.reason)
+    );
+    let _ = syslog_at(outcome.level, &line);
+}
+
 fn syslog_notice(line: &str) -> std::result::Result<(), String> {
+    syslog_at(Level::Notice, line)
+}
+
+fn syslog_at(level: Level, line: &str) -> std::result::Result<(), String> {
     let formatter = Formatter3164 {
         facility: Facility::LOG_AUTHPRIV,
         hostname: None,
@@ -123,7 +148,13 @@ fn syslog_notice(line: &str) -> std::result::Result<(), String> {
     };
     let mut logger: Logger<LoggerBackend, Formatter3164> =
         syslog::unix(formatter).map_err(|e| e.to_string())?;
-    logger.notice(line).map_err(|e| e.to_string())
+    match level {
+        Level::Error => logger.err(line),
+        Level::Warning => logger.warning(line),
+        Level::Notice => logger.notice(line),
+        Level::Info => logger.info(line),
+    }
+    .map_err(|e| e.to_string())
 }
 
 fn open_audit_log(path: &str) -> std::result::Result<File, String> {
@@ -179,8 +210,8 @@ mod tests {
             ],
         };
         assert_eq!(
-            e.syslog_line("root"),
-            "action=issue-pass user=\"alice\" by=\"root\" expires=\"2026-01-01T00:00:00Z\" note=\"two words\""
+            e.syslog_line("root", 0),
+            "action=issue-pass user=\"alice\" by=\"root\" expires=\"2026-01-01T00:00:00Z\" note=\"two words\" by_uid=0"
         );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! `cli` is the command line, `error` every way it can fail (each with a hint), `invocation`
 //! who runs it for whom; one module a command family. Secret files are touched only through
-//! `twofold_core::store` (see `stored`).
+//! `twofold_core::store` (see `stored`). Installed setuid root, `privilege` runs first and
+//! decides what of root is kept (twofold(1), SELF-SERVICE).
 #![forbid(unsafe_code)]
 
 mod admin;
@@ -15,9 +16,11 @@ mod import;
 mod invocation;
 mod journal;
 mod migrate;
+mod privilege;
 mod prompt;
 mod qr;
 mod recovery;
+mod reverify;
 mod status;
 mod stored;
 
@@ -32,11 +35,25 @@ use std::process::ExitCode;
 const MAN_PAGE: &str = include_str!("../../packaging/man/twofold.1");
 
 fn main() -> ExitCode {
+    // Setuid root: the effective ids are the user's before anything else happens.
+    let setuid = match privilege::lower_at_start() {
+        Ok(setuid) => setuid,
+        Err(e) => {
+            report(&e, false);
+            return ExitCode::FAILURE;
+        }
+    };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
     let json = cli.json;
+    if let Some(setuid) = setuid {
+        if let Err(e) = setuid.enter(&cli) {
+            report(&e, json);
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1));
+        }
+    }
     // The doctor judges a broken configuration instead of stopping at it, and its exit
     // status says whether it found an error.
     if let Command::Doctor(args) = &cli.command {
@@ -104,6 +121,7 @@ fn run(cli: Cli) -> Result<()> {
         _ => {}
     }
     let inv = Invocation::start(&cli.config, cli.json)?;
+    privilege::settle(inv.root_keeps_the_state())?;
     let user = cli.user.as_deref();
     match &cli.command {
         Command::Enroll(args) => enroll::enroll(&inv, user, args),

@@ -25,6 +25,7 @@ pub fn regenerate(inv: &Invocation, user_flag: Option<&str>) -> Result<()> {
         by_admin: false,
     };
     stored::peek(&loc)?.ok_or_else(not_enrolled)?;
+    let verified = crate::reverify::current_factor(inv, &account)?;
     let mut journal = Journal::open(inv)?;
     // Hashed before taking the lock: argon2 is slow and logins wait on the lock.
     let fresh = new_recovery_codes()?;
@@ -42,7 +43,7 @@ pub fn regenerate(inv: &Invocation, user_flag: Option<&str>) -> Result<()> {
         Event {
             action: "recovery-regenerate",
             user: &account.name,
-            details: vec![("codes", fresh.len().to_string())],
+            details: crate::reverify::noted(vec![("codes", fresh.len().to_string())], verified),
         },
     )?;
     let printed = Zeroizing::new(

@@ -2,8 +2,11 @@
 //! module uses): the secret file through `store` (fsuid, no symlinks, lock, atomic replace),
 //! or the user's directory entry through `directory` (one compare-and-swap modify). Slow
 //! work (argon2) is done by the callers before they take the lock, so logins never wait on it.
+//! In a setuid-root self-service run, these functions are where root is taken back
+//! (`privilege::Root`), and only for their length.
 
 use crate::error::{Error, Result};
+use crate::privilege::Root;
 use twofold_core::account::Account;
 use twofold_core::config::Directory;
 use twofold_core::directory::DirectoryEntry;
@@ -69,6 +72,7 @@ pub fn peek_answered(place: &Place) -> Result<(Option<SecretFile>, Answered)> {
         )),
         Place::Directory { dir, user, .. } => {
             use twofold_core::store::Storage;
+            let _root = Root::gain()?;
             let mut entry = DirectoryEntry::new(dir, user);
             let file = entry.read()?;
             let server = entry.server().map(str::to_string);
@@ -86,6 +90,7 @@ pub fn peek_answered(place: &Place) -> Result<(Option<SecretFile>, Answered)> {
 /// Like [`peek`], but a problem with the state itself (not its directory, not the
 /// connection) is returned as the inner error, for commands that may replace a broken one.
 pub fn peek_file(place: &Place) -> Result<Result<Option<SecretFile>, StoreError>> {
+    let _root = Root::gain()?;
     let loc = match place {
         Place::File(loc) => loc,
         Place::Directory { dir, user, .. } => {
@@ -104,6 +109,7 @@ pub fn peek_file(place: &Place) -> Result<Result<Option<SecretFile>, StoreError>
 
 /// Removes the state under the lock (admin reset). `false` if there was none.
 pub fn remove(place: &Place) -> Result<bool> {
+    let _root = Root::gain()?;
     let loc = match place {
         Place::File(loc) => loc,
         Place::Directory { dir, user, .. } => return Ok(DirectoryEntry::new(dir, user).remove()?),
@@ -125,6 +131,8 @@ pub fn transact<T>(
     create: bool,
     decide: impl FnOnce(Result<Option<SecretFile>, StoreError>) -> Result<(SecretFile, T)>,
 ) -> Result<T> {
+    // The decision is pure: it runs as root with the state, nothing else does.
+    let _root = Root::gain()?;
     let loc = match place {
         Place::File(loc) => loc,
         Place::Directory { dir, user, .. } => {

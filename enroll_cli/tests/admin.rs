@@ -344,7 +344,9 @@ fn migrate_to_an_unreachable_directory_keeps_the_file_and_an_unknown_user_is_an_
 }
 
 #[test]
-fn with_a_directory_a_user_is_told_to_ask_root_for_their_status() {
+/// A binary without the setuid bit (built from source, copied by hand): the self-service
+/// path is not there, so the user is sent to root, and told why.
+fn with_a_directory_and_no_setuid_bit_a_user_is_told_to_ask_root_for_their_status() {
     let env = Env::with_config(|dir| {
         format!(
             "[directory]\nuri = [\"ldaps://127.0.0.1:1\"]\nbase = \"ou=people,dc=example,dc=org\"\n\
@@ -364,6 +366,6 @@ fn with_a_directory_a_user_is_told_to_ask_root_for_their_status() {
     );
     assert_eq!(
         hint,
-        "ask an administrator to run `twofold admin status nobody`"
+        "this twofold is not setuid root, which the packages install it as (mode 4755, twofold(1) SELF-SERVICE): ask an administrator to run `twofold admin status nobody`, or to install it so"
     );
 }

@@ -407,10 +407,19 @@ impl Host {
     /// that secret is typed in. The last secret shown, with the recovery codes printed,
     /// becomes `enrolled`'s [`Host::enrollment`] (`user` itself, or the user root enrolled
     /// with `--user`), so [`Host::totp`] gives their codes.
+    ///
+    /// When the setuid twofold asks to confirm the current factor before a change
+    /// (twofold(1), SELF-SERVICE), the next step's code (the current one may have confirmed
+    /// the device) of the secret shown last in this run, or else of `enrolled`'s device.
     #[track_caller]
     pub fn run_with_app(&mut self, user: &str, script: &str, enrolled: &str) -> Output {
         let mut uri = None;
+        let enrolled_secret = self.enrollments.get(enrolled).map(|e| e.secret.clone());
         let out = self.container.exec_answering(user, script, |line| {
+            if line.starts_with("Confirm it is you") {
+                let shown = uri.as_deref().map(uri_secret);
+                return Some(self.totp_of_secret(shown.as_ref().or(enrolled_secret.as_ref())?, 1));
+            }
             let shown = line
                 .split_whitespace()
                 .find(|w| w.starts_with("otpauth://"))?;

@@ -5,7 +5,7 @@ use twofold_e2e::{Directory, Host, SshAuth};
 
 /// A host of the fleet: alice's local account, sshd with the packaged examples, and the
 /// `[directory]` table of its own host account (TLS with the test CA, or `plain`).
-fn fleet_host(dir: &Directory, name: &str, enroll: bool, plain: bool) -> Host {
+pub(crate) fn fleet_host(dir: &Directory, name: &str, enroll: bool, plain: bool) -> Host {
     fleet_host_trusting(dir, name, enroll, plain, dir.ca())
 }
 

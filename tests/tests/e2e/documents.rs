@@ -248,11 +248,11 @@ fn rollout_in_five_lines() {
     );
 }
 
-/// README "Who runs what", system mode: root enrolls alice with `--user`, alice's own
-/// twofold commands are refused with a pointer to an administrator, and her ssh login asks
-/// for the code root set up.
+/// README "Who runs what", system mode: root enrolls alice with `--user`; alice then adds a
+/// device and regenerates her codes herself through the setuid twofold, confirming each
+/// change with a current code; enrolling stays root's; her ssh login asks for a code.
 #[test]
-fn system_mode_root_runs_the_commands_users_cannot() {
+fn system_mode_root_enrolls_and_users_manage_their_own_devices() {
     let mut host = Host::new()
         .user("alice")
         .sshd(SshAuth::PublickeyThenTotp)
@@ -263,14 +263,33 @@ fn system_mode_root_runs_the_commands_users_cannot() {
         .assert_success();
     host.run("test -f /var/lib/twofold/alice.toml")
         .assert_success();
-    host.run_as("alice", "twofold status")
+    host.run_as("alice", "twofold enroll --no-confirm")
         .assert_failure()
         .assert_stderr_contains("administrator");
-    host.run_as("alice", "twofold enroll --no-confirm")
-        .assert_failure();
 
+    let out = host.run_with_app(
+        "alice",
+        &format!("set -e\n{}", snippet(README, "system-mode-self-service")),
+        "alice",
+    );
+    out.assert_success();
+    assert!(
+        out.stdout.contains("Device `tablet` added for alice"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("New recovery codes for alice"), "{out}");
+    let list = host.twofold("--json --user alice device list");
+    assert_eq!(
+        list.json()["devices"].as_array().map(Vec::len),
+        Some(2),
+        "{list}"
+    );
+
+    // One of the new recovery codes (both devices' codes of this step and the next are
+    // used).
+    let code = host.enrollment("alice").recovery_codes[0].clone();
     host.ssh("alice")
-        .answer_with(&host.totp_in_steps("alice", 1))
+        .answer_with(&code)
         .run()
         .assert_success()
         .assert_prompts(&["Verification code: "]);

@@ -19,6 +19,7 @@ mod package;
 mod pam_auth_update;
 mod password_examples;
 mod recovery;
+mod self_service;
 mod session;
 mod ssh_password;
 mod ssh_totp;

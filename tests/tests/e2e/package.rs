@@ -44,3 +44,13 @@ fn upgrade_without_a_configuration_writes_the_defaults_the_host_ran_with() {
     host.run("test ! -e /etc/twofold/twofold.toml")
         .assert_success();
 }
+
+/// The CLI is setuid root, as passwd is (twofold(1), SELF-SERVICE); the module is not.
+#[test]
+fn twofold_is_installed_setuid_root() {
+    let host = Host::new().build();
+    host.run("stat -c '%a %U %G' /usr/bin/twofold")
+        .assert_stdout("4755 root root");
+    host.run("stat -c '%a %U %G' /lib/x86_64-linux-gnu/security/pam_twofold.so")
+        .assert_stdout("644 root root");
+}
