@@ -167,7 +167,7 @@ impl Error {
             Error::Setuid { refused } => format!(
                 "leave out {refused}: run as a user, twofold reads /etc/twofold/twofold.toml and acts for you alone; root may use {refused}"
             ),
-            Error::NotVerified { unverifiable: None } => "type a current code from one of your apps, or an unused recovery code; after 5 wrong codes app codes pause (`twofold status` shows until when), recovery codes always work"
+            Error::NotVerified { unverifiable: None } => "type a current code from one of your apps, or an unused recovery code; after a few wrong codes app codes pause (`twofold status` shows until when), recovery codes always work"
                 .into(),
             Error::NotVerified { unverifiable: Some(_) } => {
                 "ask an administrator to make the change (`twofold --user NAME ...`)".into()

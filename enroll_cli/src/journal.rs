@@ -63,9 +63,12 @@ pub struct Journal {
 impl Journal {
     /// Opens the audit log when root is making the change; a failure stops the command.
     pub fn open(inv: &Invocation) -> Result<Journal> {
-        if !inv.invoker.is_root() {
+        // A user's self-service change (the setuid run) goes in root's audit log too,
+        // opened as root before the change.
+        if !inv.invoker.is_root() && !crate::privilege::self_service() {
             return Ok(Journal { audit: None });
         }
+        let _root = crate::privilege::Root::gain()?;
         // From the root-owned configuration, never from the environment: under sudo the
         // environment may be the invoking user's.
         let path = inv.config.audit_log.clone();

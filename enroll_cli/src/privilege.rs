@@ -5,8 +5,9 @@
 //! Installed mode 4755, twofold starts with the user's real uid and effective uid 0. At the
 //! very start of `main` it lowers the effective ids to the user's ([`lower_at_start`]),
 //! keeping root only as the saved uid; then parses the arguments as the user; then
-//! ([`Setuid::enter`]) clears the environment, refuses what only root may ask for (another
-//! user, another configuration, the admin commands), and sets the user's groups. The
+//! ([`Setuid::enter`]) clears the environment and refuses what only root may ask for (another
+//! user, another configuration, the admin commands); the caller's supplementary groups are
+//! kept as they came (a sandbox that dropped some gets none back). The
 //! self-service commands (`status`, `device list|add|remove`, `recovery regenerate`) keep the
 //! saved uid 0 and take root back only around the user's state ([`Root::gain`], in
 //! `stored` and `reverify`); every other command gives root up for good and runs as that
@@ -17,15 +18,17 @@
 //! fixed PATH is set), the arguments (parsed without root; `--config`, `--user` for others
 //! and admin commands refused), other users' state (the invoker is the real uid, nothing
 //! else), files named on the command line (`--qr-png`: written without root, so a planted
-//! symlink leads nowhere the user could not write), ptrace and core dumps (the kernel makes
-//! a process that changed its ids undumpable), the standard descriptors closed at exec
-//! (the Rust runtime opens /dev/null on them before `main`).
+//! symlink leads nowhere the user could not write), core dumps (the core size limit is 0
+//! from the start, and the process is made undumpable again after every change of ids,
+//! since the kernel then resets it to `fs.suid_dumpable`), ptrace (the saved uid 0 keeps
+//! the user out), the standard descriptors closed at exec (the Rust runtime opens /dev/null
+//! on them before `main`), the caller's file-size limit (the store lifts it around its
+//! writes).
 
 use crate::cli::{AdminCommand, Cli, Command, DeviceCommand, RecoveryCommand};
 use crate::error::{Error, Result};
-use nix::unistd::{getresgid, getresuid, initgroups, setegid, seteuid, setresgid, setresuid};
+use nix::unistd::{getresgid, getresuid, setegid, seteuid, setresgid, setresuid};
 use nix::unistd::{Gid, Uid};
-use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use twofold_core::account::Account;
@@ -57,6 +60,11 @@ pub fn lower_at_start() -> Result<Option<Setuid>> {
     if !uids.effective.is_root() || uids.real.is_root() {
         return Ok(None);
     }
+    // No core file, whatever ids come later and whatever fs.suid_dumpable says: a core
+    // taken while root held the user's state, or while a new key was on screen.
+    let none = 0;
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, none, none)
+        .map_err(|e| failed("setrlimit", e))?;
     let gid = getresgid().map_err(|e| failed("getresgid", e))?.real;
     let ids = Ids {
         uid: uids.real,
@@ -64,7 +72,14 @@ pub fn lower_at_start() -> Result<Option<Setuid>> {
     };
     setresgid(gid, gid, gid).map_err(|e| failed("setresgid", e))?;
     seteuid(ids.uid).map_err(|e| failed("seteuid", e))?;
+    undumpable()?;
     Ok(Some(Setuid(ids)))
+}
+
+/// After a change of ids the kernel sets "dumpable" from `fs.suid_dumpable`, which an
+/// administrator may have set to 1: set it back.
+fn undumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).map_err(|e| failed("prctl(PR_SET_DUMPABLE)", e))
 }
 
 /// What a setuid run may do with these arguments.
@@ -83,8 +98,9 @@ fn allowed(cli: &Cli, invoker: &Account) -> Result<Allowed> {
         });
     }
     if let Some(name) = &cli.user {
-        // The same answer whether or not the user exists.
-        if Account::lookup(name).map_or(true, |a| a.uid != invoker.uid) {
+        // The invoker's own name only: not another account that shares their uid (whose
+        // state root keeps apart). The same answer whether or not the user exists.
+        if *name != invoker.name {
             return Err(Error::OtherUser { name: name.clone() });
         }
     }
@@ -114,7 +130,7 @@ fn allowed(cli: &Cli, invoker: &Account) -> Result<Allowed> {
 
 impl Setuid {
     /// After the arguments are parsed: clears the environment, refuses what only root may
-    /// ask for (nothing changed), sets the user's groups, and keeps the way back to root
+    /// ask for (nothing changed), and keeps the way back to root
     /// for a self-service command only.
     pub fn enter(self, cli: &Cli) -> Result<()> {
         let Setuid(ids) = self;
@@ -124,23 +140,19 @@ impl Setuid {
                 uid: ids.uid.as_raw(),
                 err,
             })
-            .and_then(|invoker| Ok((allowed(cli, &invoker)?, invoker)));
-        let (allowed, invoker) = match checked {
+            .and_then(|invoker| allowed(cli, &invoker));
+        let allowed = match checked {
             Ok(found) => found,
             Err(e) => {
                 give_up_root(ids)?;
                 return Err(e);
             }
         };
-        // initgroups needs root: the user's own groups, as login gives them.
-        seteuid(Uid::from_raw(0)).map_err(|e| failed("seteuid", e))?;
-        let name = CString::new(invoker.name.as_str())
-            .map_err(|_| Error::Internal("a user name with a NUL byte".into()))?;
-        initgroups(&name, ids.gid).map_err(|e| failed("initgroups", e))?;
         match allowed {
             Allowed::SelfService => {
                 setresuid(ids.uid, ids.uid, Uid::from_raw(0))
                     .map_err(|e| failed("setresuid", e))?;
+                undumpable()?;
                 let _ = SESSION.set(ids);
                 KEPT.store(true, Ordering::SeqCst);
                 Ok(())
@@ -158,6 +170,7 @@ fn give_up_root(ids: Ids) -> Result<()> {
     }
     setresgid(ids.gid, ids.gid, ids.gid).map_err(|e| failed("setresgid", e))?;
     setresuid(ids.uid, ids.uid, ids.uid).map_err(|e| failed("setresuid", e))?;
+    undumpable()?;
     let uids = getresuid().map_err(|e| failed("getresuid", e))?;
     if [uids.real, uids.effective, uids.saved] != [ids.uid; 3] {
         return Err(Error::Internal("root could not be given up".into()));
@@ -215,19 +228,22 @@ impl Root {
             return Ok(Root { lowered_to: None });
         }
         seteuid(Uid::from_raw(0)).map_err(|e| failed("seteuid", e))?;
+        // From here a failure lowers again as the guard drops.
+        let root = Root {
+            lowered_to: Some(ids),
+        };
         // Files root creates are root's group too.
         setegid(Gid::from_raw(0)).map_err(|e| failed("setegid", e))?;
-        Ok(Root {
-            lowered_to: Some(ids),
-        })
+        undumpable()?;
+        Ok(root)
     }
 }
 
 impl Drop for Root {
     fn drop(&mut self) {
         if let Some(ids) = self.lowered_to {
-            if setegid(ids.gid).and_then(|()| seteuid(ids.uid)).is_err() {
-                // Going on as root is not an option.
+            if setegid(ids.gid).and_then(|()| seteuid(ids.uid)).is_err() || undumpable().is_err() {
+                // Going on as root, or dumpable, is not an option.
                 std::process::abort();
             }
         }
@@ -248,7 +264,7 @@ impl AsUser {
         if !nix::unistd::geteuid().is_root() {
             return AsUser { regain: false };
         }
-        if setegid(ids.gid).and_then(|()| seteuid(ids.uid)).is_err() {
+        if setegid(ids.gid).and_then(|()| seteuid(ids.uid)).is_err() || undumpable().is_err() {
             std::process::abort();
         }
         AsUser { regain: true }
@@ -260,6 +276,9 @@ impl Drop for AsUser {
         // A failure leaves the user's ids: what follows fails closed without root.
         if self.regain {
             let _ = seteuid(Uid::from_raw(0)).and_then(|()| setegid(Gid::from_raw(0)));
+            if undumpable().is_err() {
+                std::process::abort();
+            }
         }
     }
 }
@@ -323,6 +342,8 @@ mod tests {
             &["status", "--config", "/tmp/evil.toml"],
             &["--user", "root", "device", "list"],
             &["--user", "no-such-user-here", "recovery", "regenerate"],
+            // Another name for the same uid is another account.
+            &["--user", "nobody-alias", "status"],
             &["admin", "reset", "root"],
             &["admin", "status", "nobody"],
             &["admin", "issue-pass", "nobody", "--ttl", "1h"],

@@ -43,7 +43,14 @@ pub fn current_factor(inv: &Invocation, account: &Account) -> Result<Option<&'st
     };
     journal::login_line(&outcome, &account.name, inv.invoker.uid);
     match outcome.answer {
-        Answer::Success => Ok(Some(outcome.method)),
+        // A code from an app or a recovery code: what the user holds. Not a pass an admin
+        // issued for a login, nor an enrollment offered because the state vanished meanwhile.
+        Answer::Success if matches!(outcome.method, "totp" | "recovery") => {
+            Ok(Some(outcome.method))
+        }
+        Answer::Success => Err(Error::NotVerified {
+            unverifiable: Some(outcome.method),
+        }),
         Answer::Deny => Err(Error::NotVerified { unverifiable: None }),
         Answer::Ignore => Err(Error::NotVerified {
             unverifiable: Some(outcome.method),

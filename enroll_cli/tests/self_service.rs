@@ -183,8 +183,24 @@ fn a_user_adds_a_device_and_regenerates_codes_after_a_right_code() {
 
     assert_eq!(s.bytes(BOB), bob_before);
     drop(bob);
-    // Root's audit log is for root's changes: the user's go to the auth log.
-    assert!(s.env.audit_lines().iter().all(|l| l["by"] == "root"));
+    // The user's changes are in root's audit log too, as theirs, with how they proved it.
+    let theirs: Vec<_> = s
+        .env
+        .audit_lines()
+        .into_iter()
+        .filter(|l| l["by"] != "root")
+        .collect();
+    let actions: Vec<_> = theirs
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.len(), 3, "{theirs:#?}");
+    assert!(
+        theirs
+            .iter()
+            .all(|l| l["by_uid"] == ALICE.0 && l["verified"].is_string()),
+        "{theirs:#?}"
+    );
 }
 
 #[test]
