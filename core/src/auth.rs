@@ -391,6 +391,13 @@ fn authenticate_with(
                 level,
             );
         }
+        Ok(Update::Taken(decision)) => {
+            return Outcome::deny(
+                decision.method,
+                "already used (replay): another login used the same answer at the same moment; not counted as a wrong answer",
+                Level::Warning,
+            )
+        }
         Ok(Update::Absent) => {
             return Outcome::deny(
                 method,

@@ -52,8 +52,8 @@ pub const OWNER_ATTRIBUTE: &str = "twofoldOwner";
 const TRIES: u32 = 5;
 /// Decisions a login takes once it has recorded the item it uses (the item is its own: no
 /// other login can take it). Each failed commit then means another login of the user
-/// committed (the logins that lost the item count their failure, once each), so the bound
-/// is the number of logins of one user racing at once that it outlasts.
+/// committed (a wrong answer's failure; the logins that lost the item write nothing), so
+/// the bound is the number of logins of one user racing at once that it outlasts.
 const OWNED_TRIES: u32 = 64;
 /// LDAP result codes that mean "the entry is not what the decision saw".
 const NO_SUCH_ATTRIBUTE: u32 = 16;
@@ -722,14 +722,18 @@ impl Storage for DirectoryEntry<'_> {
     /// Decides on the state `read` saw (or reads it), records the items the decision used
     /// (an entry each, added first), then commits the state with one compare-and-swap
     /// modify; when another host used the item or committed first, reads and decides again,
-    /// `TRIES` times at most, `OWNED_TRIES` once the item is recorded as this login's (the
-    /// logins that lost it each commit their failure, and must not starve the winner). A decision that changes nothing commits nothing: it is a
+    /// `TRIES` times at most, `OWNED_TRIES` once the item is recorded as this login's. A login
+    /// whose item another login recorded first, and whose answer is then refused, writes
+    /// nothing ([`Update::Taken`]): the losers of a race for a right answer neither count a
+    /// failure nor pause the app codes under the winner. A decision that changes nothing commits nothing: it is a
     /// refusal (every accepted code, recovery code or pass changes the state).
     fn update<T>(
         &mut self,
         mut decide: impl FnMut(&SecretFile) -> (T, Option<SecretFile>),
     ) -> Result<Update<T>, StoreError> {
         let mut tries = 0;
+        // Whether another login recorded an item this one's answer used.
+        let mut lost = false;
         'decide: while tries
             < if self.ours.is_empty() {
                 TRIES
@@ -752,7 +756,15 @@ impl Storage for DirectoryEntry<'_> {
             let Some(new) = change else {
                 return Ok(Update::Committed(value));
             };
-            for name in used::consumed(&file, &new) {
+            let consumed = used::consumed(&file, &new);
+            if lost && consumed.is_empty() {
+                // Another login recorded the item this one's answer used, and the answer
+                // is refused now: a lost race for a right answer, not a guess. Counting it
+                // would let the losers' failures pause the app codes before the winner's
+                // commit, and refuse the winner too.
+                return Ok(Update::Taken(value));
+            }
+            for name in consumed {
                 if self.ours.contains(&name) {
                     continue;
                 }
@@ -760,6 +772,7 @@ impl Storage for DirectoryEntry<'_> {
                     Ok(true) => self.ours.push(name),
                     Ok(false) => {
                         self.seen = None;
+                        lost = true;
                         continue 'decide;
                     }
                     Err(e) => return Ok(Update::NotSaved(value, e)),

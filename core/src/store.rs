@@ -745,6 +745,12 @@ pub enum Update<T> {
     Committed(T),
     /// `decide` ran, but the file it returned could not be committed: nothing changed.
     NotSaved(T, StoreError),
+    /// `decide` refused the answer because another login had just used the same item (a
+    /// code, recovery code or pass) at the same moment, on this host or another: the race
+    /// for a right answer was lost, which is no guess, so nothing is written (the refusal
+    /// is not counted). The directory backend tells this apart; the file backend, whose
+    /// lock orders the logins, never does.
+    Taken(T),
 }
 
 /// What [`Storage::create`] did.

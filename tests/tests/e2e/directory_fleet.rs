@@ -141,10 +141,13 @@ fn race(hosts: &[Host], answer: &str) -> (Vec<Output>, Vec<twofold_e2e::Decision
 #[track_caller]
 fn assert_one_admitted(outputs: &[Output], decisions: &[twofold_e2e::Decision], method: &str) {
     let admitted = outputs.iter().filter(|out| out.success()).count();
+    let mut reasons: Vec<String> = decisions.iter().map(|d| d.reason().to_string()).collect();
+    reasons.sort();
+    reasons.dedup();
     assert_eq!(
         admitted,
         1,
-        "one answer let {admitted} of {} logins on three hosts in",
+        "one answer let {admitted} of {} logins on three hosts in; reasons: {reasons:#?}",
         outputs.len()
     );
     let successes: Vec<_> = decisions
