@@ -75,21 +75,11 @@ impl Setuid {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-            argv: args.iter().map(|a| a.to_string()).collect(),
-        }
+        Run::of_child(
+            c.spawn().unwrap(),
+            stdin,
+            args.iter().map(|a| a.to_string()).collect(),
+        )
     }
 
     /// Enrolls `user` as root; the secret and the recovery codes.

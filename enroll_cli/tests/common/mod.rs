@@ -161,20 +161,7 @@ impl Cmd {
     }
 
     pub fn run(self) -> Run {
-        let mut child = self.spawn();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(self.stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-            argv: self.argv,
-        }
+        Run::of_child(self.spawn(), &self.stdin, self.argv)
     }
 }
 
@@ -187,6 +174,23 @@ pub struct Run {
 }
 
 impl Run {
+    /// Types `stdin` into a spawned twofold (its pipes taken) and waits for it.
+    pub fn of_child(mut child: Child, stdin: &str, argv: Vec<String>) -> Run {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+            argv,
+        }
+    }
+
     pub fn success(self) -> Run {
         assert_eq!(self.code, 0, "{self:#?}");
         assert_eq!(self.problems(), "", "{self:#?}");

@@ -109,14 +109,14 @@ fn a_directory_whose_certificate_the_ca_file_does_not_vouch_for_is_unreachable()
     a.ssh("alice").answer_with(&code).run().assert_success();
 }
 
-#[test]
-fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state() {
+/// slapd with alice and host-a's account (plain ldap://), and a state host-a gave alice as
+/// a first enrollment does (the class and the value); host-a's and alice's DNs.
+fn alice_with_a_state_from_host_a() -> (Directory, &'static str, &'static str) {
     let dir = Directory::start(0);
     dir.add_user("alice", "alice-password");
     dir.add_host("host-a", "host-a-secret", true);
     let host_dn = "cn=host-a,ou=hosts,dc=example,dc=org";
     let alice_dn = "uid=alice,ou=people,dc=example,dc=org";
-    // A host gives alice a state, as a first enrollment does (the class and the value).
     dir.modify_as(
         host_dn,
         "host-a-secret",
@@ -124,6 +124,12 @@ fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state
         "add: objectClass\nobjectClass: twofoldUser\n-\nadd: twofoldState\ntwofoldState: state-of-alice\n",
     )
     .assert_success();
+    (dir, host_dn, alice_dn)
+}
+
+#[test]
+fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state() {
+    let (dir, host_dn, alice_dn) = alice_with_a_state_from_host_a();
     // The host reads it; the same search as alice returns her entry without it.
     let as_host = dir.search_as(host_dn, "host-a-secret", "alice", "twofoldState");
     as_host.assert_success();
@@ -164,18 +170,7 @@ fn a_user_with_their_own_password_can_neither_read_nor_write_their_twofold_state
 /// there.
 #[test]
 fn a_used_items_entry_is_written_and_read_by_hosts_only() {
-    let dir = Directory::start(0);
-    dir.add_user("alice", "alice-password");
-    dir.add_host("host-a", "host-a-secret", true);
-    let host_dn = "cn=host-a,ou=hosts,dc=example,dc=org";
-    let alice_dn = "uid=alice,ou=people,dc=example,dc=org";
-    dir.modify_as(
-        host_dn,
-        "host-a-secret",
-        "alice",
-        "add: objectClass\nobjectClass: twofoldUser\n-\nadd: twofoldState\ntwofoldState: state-of-alice\n",
-    )
-    .assert_success();
+    let (dir, host_dn, alice_dn) = alice_with_a_state_from_host_a();
     let item = |name: &str| {
         format!(
             "dn: twofoldUsed={name},{alice_dn}\nobjectClass: twofoldUsedItem\n\

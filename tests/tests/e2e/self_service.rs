@@ -27,6 +27,21 @@ fn alice_types(host: &Host, answer: &str, args: &str) -> twofold_e2e::Output {
     )
 }
 
+/// alice adds the device "tablet" through the setuid twofold with a current code of her
+/// app; its secret.
+fn alice_adds_a_tablet(host: &Host) -> String {
+    let added = alice_types(
+        host,
+        &host.totp("alice"),
+        "--json device add tablet --no-confirm",
+    );
+    added.assert_success();
+    added.json()["secret"]
+        .as_str()
+        .expect("a secret")
+        .to_owned()
+}
+
 fn sha(host: &Host, user: &str) -> String {
     let out = host.run(&format!("sha256sum /var/lib/twofold/{user}.toml"));
     out.assert_success();
@@ -40,16 +55,7 @@ fn alice_adds_a_device_and_regenerates_her_codes_as_herself_after_a_right_code()
     // Status needs no code.
     host.run_as("alice", "twofold status").assert_success();
 
-    let added = alice_types(
-        &host,
-        &host.totp("alice"),
-        "--json device add tablet --no-confirm",
-    );
-    added.assert_success();
-    let tablet = added.json()["secret"]
-        .as_str()
-        .expect("a secret")
-        .to_owned();
+    let tablet = alice_adds_a_tablet(&host);
     // The new device logs her in.
     host.ssh("alice")
         .answer_with(&host.totp_of_secret(&tablet, 0))
@@ -216,16 +222,7 @@ fn with_the_directory_alice_adds_a_device_that_every_host_accepts() {
     alice_types(&a, &wrong, "device add tablet --no-confirm")
         .assert_failure()
         .assert_stderr_contains("nothing was changed");
-    let added = alice_types(
-        &a,
-        &a.totp("alice"),
-        "--json device add tablet --no-confirm",
-    );
-    added.assert_success();
-    let tablet = added.json()["secret"]
-        .as_str()
-        .expect("a secret")
-        .to_owned();
+    let tablet = alice_adds_a_tablet(&a);
     b.ssh("alice")
         .answer_with(&b.totp_of_secret(&tablet, 0))
         .run()
